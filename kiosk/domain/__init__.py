@@ -1,0 +1,1 @@
+"""Pure rules with no I/O: nothing here imports Flask, paho, serial, escpos or gpiozero."""

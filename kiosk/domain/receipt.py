@@ -1,0 +1,86 @@
+"""Receipt layout as data: what goes on paper, independent of the printer's byte language.
+
+The touch app builds a :data:`Receipt`; the firmware bridge turns it into ESC/POS for the
+printer it owns (encoding, paper width and native-QR support are the printer's business).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from kiosk.domain.queue import CENTRE_TIMEZONE
+
+Align = Literal["left", "center", "right"]
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """One line of text. ``scale`` multiplies width and height (1-8)."""
+
+    text: str
+    align: Align = "left"
+    scale: int = 1
+    bold: bool = False
+    kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class QrCode:
+    """A QR code, centred. ``module_size`` is the dot size of one module (1-16)."""
+
+    data: str
+    module_size: int = 6
+    kind: Literal["qr"] = "qr"
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """Blank lines."""
+
+    lines: int = 1
+    kind: Literal["feed"] = "feed"
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Feed past the tear bar and cut (a partial cut where the printer has no cutter)."""
+
+    kind: Literal["cut"] = "cut"
+
+
+Block = Text | QrCode | Feed | Cut
+Receipt = list[Block]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSlip:
+    """What a queue ticket says."""
+
+    centre_name: str
+    service_name: str
+    number: str
+    waiting_ahead: int
+    issued_at: datetime
+    qr_data: str
+
+
+def ticket_receipt(slip: TicketSlip) -> Receipt:
+    """The paper queue ticket: the number large, everything else short and plain."""
+    local = slip.issued_at.astimezone(CENTRE_TIMEZONE)
+    return [
+        Text(slip.centre_name, align="center", bold=True),
+        Text(slip.service_name, align="center"),
+        Text(slip.number, align="center", scale=4, bold=True),
+        Text(f"前面还有 {slip.waiting_ahead} 人等候", align="center"),
+        Text(local.strftime("%Y-%m-%d %H:%M"), align="center"),
+        QrCode(slip.qr_data),
+        Text("请留意叫号，过号请重新取号", align="center"),
+        Cut(),
+    ]
+
+
+def ticket_qr_data(centre: str, day: str, number: str) -> str:
+    """Short enough for a small native QR; names the ticket without personal data."""
+    return f"TKT:{centre}:{day}:{number}"

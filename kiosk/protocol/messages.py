@@ -1,0 +1,222 @@
+"""Payload types of every MQTT message, validated on receipt.
+
+Every payload is an :class:`Envelope`: ``v`` (schema version), ``id`` (unique per message),
+``ts`` (UTC, ISO 8601). Unknown fields are refused, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from kiosk.domain.receipt import Receipt
+
+SCHEMA_VERSION: Literal[1] = 1
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class InvalidPayload(ValueError):
+    """A payload that is not valid JSON of the expected type. The message says why."""
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = SCHEMA_VERSION
+    id: str = Field(default_factory=new_id, min_length=1, max_length=64)
+    ts: AwareDatetime = Field(default_factory=utcnow)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+E = TypeVar("E", bound=Envelope)
+
+
+def decode(model: type[E], payload: bytes) -> E:
+    """Parse and validate ``payload`` as ``model``; :class:`InvalidPayload` says what is wrong."""
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}" for e in err.errors()
+        )
+        raise InvalidPayload(f"invalid {model.__name__}: {problems}") from err
+
+
+# --- presence -------------------------------------------------------------------------
+
+PresenceState = Literal["online", "offline"]
+
+
+class KioskState(Envelope):
+    """Retained on ``svc/v1/kiosk/{kiosk}/state``; the Will carries ``offline``.
+
+    ``boot_id`` changes at each process start and ``session`` counts connections within
+    it, so a receiver orders states by (boot_id, session, ts), never by arrival.
+    """
+
+    kiosk: str
+    centre: str
+    state: PresenceState
+    boot_id: str
+    session: int = Field(ge=0)
+    version: str
+
+
+class HubState(Envelope):
+    """Retained on ``svc/v1/hub/state``; kiosks re-announce when it says ``online``."""
+
+    state: PresenceState
+    boot_id: str
+
+
+DeviceStatus = Literal["online", "offline", "unknown"]
+PaperStatus = Literal["ok", "near_end", "out", "unknown"]
+
+
+class DeviceState(Envelope):
+    """Retained on ``svc/v1/kiosk/{kiosk}/device/{name}``. Never holds personal data."""
+
+    kiosk: str
+    device: Literal["bridge", "printer", "idreader", "gpio"]
+    status: DeviceStatus
+    paper: PaperStatus | None = None
+    detail: str = Field(default="", max_length=200)
+    boot_id: str = ""
+
+
+# --- request / response ---------------------------------------------------------------
+
+
+class RpcRequest(Envelope):
+    """Kiosk → hub on ``svc/v1/kiosk/{kiosk}/rpc/{method}``.
+
+    ``corr`` is the correlation id; it is also sent as the v5 CorrelationData property,
+    but the JSON copy is the one that survives any bridge.
+    """
+
+    corr: str = Field(min_length=1, max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RpcError(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str
+    message: str
+
+
+class RpcReply(Envelope):
+    """Hub → kiosk on ``svc/v1/kiosk/{kiosk}/reply``, matched by ``corr``."""
+
+    corr: str
+    ok: bool
+    result: dict[str, Any] | None = None
+    error: RpcError | None = None
+
+
+class Params(BaseModel):
+    """Base of every rpc method's params and result."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceInfo(Params):
+    code: str
+    name: str
+    prefix: str
+
+
+class ServicesListParams(Params):
+    pass
+
+
+class ServicesListResult(Params):
+    centre: str
+    centre_name: str
+    services: list[ServiceInfo]
+
+
+class TicketTakeParams(Params):
+    """``event_id`` makes the request idempotent: a retry gets the same ticket."""
+
+    service: str = Field(min_length=1, max_length=32)
+    event_id: str = Field(min_length=1, max_length=64)
+
+
+class TicketTakeResult(Params):
+    number: str
+    service: str
+    service_name: str
+    centre_name: str
+    day: str
+    waiting_ahead: int = Field(ge=0)
+    issued_at: AwareDatetime
+
+
+# method name → (params type, result type): the rpc surface in one table.
+RPC_METHODS: dict[str, tuple[type[Params], type[Params]]] = {
+    "services.list": (ServicesListParams, ServicesListResult),
+    "ticket.take": (TicketTakeParams, TicketTakeResult),
+}
+
+
+# --- call display ---------------------------------------------------------------------
+
+
+class Call(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    number: str
+    service: str
+    counter: int = Field(ge=1)
+    called_at: AwareDatetime
+    text: str
+
+
+class Board(Envelope):
+    """Retained on ``svc/v1/centre/{centre}/board``: the latest calls, newest first."""
+
+    centre: str
+    calls: list[Call]
+
+
+# --- edge-only (local/v1) ---------------------------------------------------------------
+
+
+class PrintJob(Envelope):
+    """Touch app → firmware bridge on ``local/v1/printer/job``. ``id`` is the job id."""
+
+    receipt: Receipt
+    label: str = Field(default="", max_length=64)
+
+
+class PrintResult(Envelope):
+    """Firmware bridge → touch app on ``local/v1/printer/result``."""
+
+    job_id: str
+    status: Literal["spooled", "printed", "waiting", "failed"]
+    detail: str = ""
+
+
+MESSAGE_TYPES: tuple[type[Envelope], ...] = (
+    KioskState,
+    HubState,
+    DeviceState,
+    RpcRequest,
+    RpcReply,
+    Board,
+    PrintJob,
+    PrintResult,
+)

@@ -1,0 +1,138 @@
+"""One typed settings object for every process, read from a TOML file and the environment.
+
+Precedence: defaults < the TOML file (``--config`` or ``KIOSK_CONFIG``) < environment
+variables ``KIOSK__SECTION__KEY`` (e.g. ``KIOSK__MQTT__PORT=1884``). Unknown keys are
+errors, so a typo fails at start-up instead of being ignored. Secrets (passwords, the
+deployment secret) belong in files readable by the service user only, never in the repo.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_PREFIX = "KIOSK__"
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    keepalive: int = Field(default=15, ge=5, description="seconds; the Will fires after 1.5x")
+    tls_ca_file: Path | None = None
+
+
+class ServiceSettings(_Section):
+    code: str
+    name: str
+    prefix: str = Field(pattern=r"^[A-Z]$")
+
+
+class CentreSettings(_Section):
+    code: str
+    name: str
+    services: list[ServiceSettings]
+
+
+class KioskSettings(_Section):
+    id: str = "k1"
+    centre: str = "demo"
+
+
+class TouchSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8011, ge=1, le=65535)
+    rpc_timeout: float = Field(default=3.0, gt=0, description="seconds to wait for the hub")
+    services_ttl: float = Field(default=60.0, ge=0, description="seconds a services list is kept")
+    threads: int = Field(default=32, ge=1)
+
+
+class PrinterSettings(_Section):
+    port: str = "/dev/kiosk-printer"
+    baudrate: int = 9600
+    dsrdtr: bool = False
+    encoding: Literal["gb18030", "gbk", "gb2312"] = "gb18030"
+    paper_width_mm: Literal[58, 80] = 80
+    native_qr: bool = True
+    cut: bool = True
+    spool_dir: Path = Path("/var/lib/kiosk/spool")
+
+
+class BridgeSettings(_Section):
+    printer: PrinterSettings = PrinterSettings()
+
+
+class HubSettings(_Section):
+    database_url: str = "sqlite:////var/lib/kiosk/hub.sqlite3"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key_file: Path | None = None
+    threads: int = Field(default=16, ge=1)
+    board_size: int = Field(default=8, ge=1, description="calls kept on the call display")
+    centres: list[CentreSettings] = []
+
+
+class Settings(_Section):
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    state_dir: Path = Path("/var/lib/kiosk")
+    kiosk: KioskSettings = KioskSettings()
+    mqtt: MqttSettings = MqttSettings()
+    touch: TouchSettings = TouchSettings()
+    bridge: BridgeSettings = BridgeSettings()
+    hub: HubSettings = HubSettings()
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return tree
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (if any), apply ``KIOSK__…`` variables, validate everything."""
+    env = os.environ if env is None else env
+    path = path or (Path(env["KIOSK_CONFIG"]) if env.get("KIOSK_CONFIG") else None)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise SettingsError(f"cannot read settings file {path}: {err}") from err
+    try:
+        return Settings.model_validate(_merge(data, _env_overrides(env)))
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        raise SettingsError(f"invalid settings ({path or 'defaults'}): {problems}") from err
