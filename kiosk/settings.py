@@ -1,6 +1,6 @@
 """One typed settings object for every process, read from a TOML file and the environment.
 
-Precedence: defaults < the TOML file (``--config`` or ``KIOSK_CONFIG``) < environment
+Precedence: defaults < the TOML (or JSON) file (``--config`` or ``KIOSK_CONFIG``) < environment
 variables ``KIOSK__SECTION__KEY`` (e.g. ``KIOSK__MQTT__PORT=1884``). Unknown keys are
 errors, so a typo fails at start-up instead of being ignored. Secrets (passwords, the
 deployment secret) belong in files readable by the service user only, never in the repo.
@@ -8,6 +8,7 @@ deployment secret) belong in files readable by the service user only, never in t
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -126,8 +127,10 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     data: dict[str, Any] = {}
     if path is not None:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as err:
+            text = path.read_text(encoding="utf-8")
+            # TOML for people; JSON for generated files (the demo writes its configs so).
+            data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        except (OSError, ValueError) as err:
             raise SettingsError(f"cannot read settings file {path}: {err}") from err
     try:
         return Settings.model_validate(_merge(data, _env_overrides(env)))

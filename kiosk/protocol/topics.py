@@ -26,57 +26,72 @@ def check_id(value: str, what: str = "id") -> str:
     return value
 
 
-def kiosk_root(kiosk: str) -> str:
-    return f"{SVC}/kiosk/{check_id(kiosk, 'kiosk')}"
+# Every channel of the contract as an address template; docs/asyncapi.yaml is made from these.
+KIOSK_STATE = f"{SVC}/kiosk/{{kiosk}}/state"
+KIOSK_HEALTH = f"{SVC}/kiosk/{{kiosk}}/health"
+KIOSK_DEVICE = f"{SVC}/kiosk/{{kiosk}}/device/{{device}}"
+KIOSK_EVENT = f"{SVC}/kiosk/{{kiosk}}/event/{{type}}"
+KIOSK_ACK = f"{SVC}/kiosk/{{kiosk}}/ack"
+KIOSK_RPC = f"{SVC}/kiosk/{{kiosk}}/rpc/{{method}}"
+KIOSK_REPLY = f"{SVC}/kiosk/{{kiosk}}/reply"
+KIOSK_CMD = f"{SVC}/kiosk/{{kiosk}}/cmd/{{name}}"
+CENTRE_BOARD = f"{SVC}/centre/{{centre}}/board"
+HUB_STATE = f"{SVC}/hub/state"
+PRINT_JOB = f"{LOCAL}/printer/job"
+PRINT_RESULT = f"{LOCAL}/printer/result"
 
 
 def kiosk_state(kiosk: str) -> str:
-    return f"{kiosk_root(kiosk)}/state"
+    return KIOSK_STATE.format(kiosk=check_id(kiosk, "kiosk"))
 
 
 def kiosk_health(kiosk: str) -> str:
-    return f"{kiosk_root(kiosk)}/health"
+    return KIOSK_HEALTH.format(kiosk=check_id(kiosk, "kiosk"))
 
 
 def kiosk_device(kiosk: str, device: str) -> str:
-    return f"{kiosk_root(kiosk)}/device/{device}"
+    return KIOSK_DEVICE.format(kiosk=check_id(kiosk, "kiosk"), device=check_id(device, "device"))
 
 
 def kiosk_event(kiosk: str, event_type: str) -> str:
-    return f"{kiosk_root(kiosk)}/event/{event_type}"
+    return KIOSK_EVENT.format(kiosk=check_id(kiosk, "kiosk"), type=_name(event_type))
 
 
 def kiosk_ack(kiosk: str) -> str:
-    return f"{kiosk_root(kiosk)}/ack"
+    return KIOSK_ACK.format(kiosk=check_id(kiosk, "kiosk"))
 
 
 def kiosk_rpc(kiosk: str, method: str) -> str:
-    return f"{kiosk_root(kiosk)}/rpc/{method}"
+    return KIOSK_RPC.format(kiosk=check_id(kiosk, "kiosk"), method=_name(method))
 
 
 def kiosk_reply(kiosk: str) -> str:
-    return f"{kiosk_root(kiosk)}/reply"
+    return KIOSK_REPLY.format(kiosk=check_id(kiosk, "kiosk"))
 
 
 def kiosk_cmd(kiosk: str, name: str) -> str:
-    return f"{kiosk_root(kiosk)}/cmd/{name}"
+    return KIOSK_CMD.format(kiosk=check_id(kiosk, "kiosk"), name=_name(name))
 
 
 def centre_board(centre: str) -> str:
-    return f"{SVC}/centre/{check_id(centre, 'centre')}/board"
+    return CENTRE_BOARD.format(centre=check_id(centre, "centre"))
 
 
-HUB_STATE = f"{SVC}/hub/state"
+_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+
+
+def _name(value: str) -> str:
+    """Event types, rpc methods and command names: ``ticket.issued``, ``print_test``."""
+    if not _NAME.match(value):
+        raise TopicError(f"name {value!r} must be 1-64 of a-z 0-9 . _ - starting with a letter")
+    return value
+
 
 # Subscriptions of the hub (wildcards over every kiosk).
 ALL_KIOSK_STATES = f"{SVC}/kiosk/+/state"
 ALL_KIOSK_DEVICES = f"{SVC}/kiosk/+/device/+"
 ALL_KIOSK_RPC = f"{SVC}/kiosk/+/rpc/+"
 ALL_KIOSK_EVENTS = f"{SVC}/kiosk/+/event/+"
-
-# Edge-only topics between the touch app and the firmware bridge.
-PRINT_JOB = f"{LOCAL}/printer/job"
-PRINT_RESULT = f"{LOCAL}/printer/result"
 
 
 @dataclass(frozen=True, slots=True)

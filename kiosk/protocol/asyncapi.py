@@ -1,0 +1,156 @@
+"""The AsyncAPI 3.0 document of the MQTT contract, made from the code itself.
+
+``docs/asyncapi.yaml`` is this document written out (``kiosk asyncapi``); a test fails when
+the two differ, so the published contract cannot drift from what the code sends.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.protocol import messages as m
+from kiosk.protocol import topics as t
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    name: str
+    address: str
+    message: type[m.Envelope]
+    action: str  # "send" for the application that publishes, seen from the kiosk side
+    retained: bool
+    description: str
+
+
+CHANNELS: tuple[Channel, ...] = (
+    Channel(
+        "kioskState",
+        t.KIOSK_STATE,
+        m.KioskState,
+        "send",
+        True,
+        "Birth and Will of the kiosk's touch app (QoS 1). Order by boot_id, session, ts.",
+    ),
+    Channel(
+        "kioskDevice",
+        t.KIOSK_DEVICE,
+        m.DeviceState,
+        "send",
+        True,
+        "Device state (bridge, printer, idreader, gpio). Never personal data.",
+    ),
+    Channel(
+        "kioskRpc",
+        t.KIOSK_RPC,
+        m.RpcRequest,
+        "send",
+        False,
+        "Kiosk → hub request; params by method (x-rpc-methods). v5 ResponseTopic and "
+        "CorrelationData are set too.",
+    ),
+    Channel(
+        "kioskReply",
+        t.KIOSK_REPLY,
+        m.RpcReply,
+        "receive",
+        False,
+        "Hub → kiosk answer, matched by corr.",
+    ),
+    Channel(
+        "centreBoard",
+        t.CENTRE_BOARD,
+        m.Board,
+        "receive",
+        True,
+        "What the centre's call displays show: the latest calls, newest first.",
+    ),
+    Channel(
+        "hubState",
+        t.HUB_STATE,
+        m.HubState,
+        "receive",
+        True,
+        "Hub birth and Will; kiosks re-announce when it says online.",
+    ),
+    Channel(
+        "printJob",
+        t.PRINT_JOB,
+        m.PrintJob,
+        "send",
+        False,
+        "Edge broker only: touch app → firmware bridge. Never bridged.",
+    ),
+    Channel(
+        "printResult",
+        t.PRINT_RESULT,
+        m.PrintResult,
+        "receive",
+        False,
+        "Edge broker only: firmware bridge → touch app.",
+    ),
+)
+
+_PARAM = re.compile(r"{(\w+)}")
+
+
+def _schema(model: type[Any]) -> dict[str, Any]:
+    return dict(model.model_json_schema(ref_template="#/components/schemas/{model}"))
+
+
+def _hoist(schemas: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Move nested ``$defs`` into components.schemas, where the refs point."""
+    schemas.update(schema.pop("$defs", {}))
+    return schema
+
+
+def asyncapi_document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for channel in CHANNELS:
+        message_name = channel.message.__name__
+        schemas[message_name] = _hoist(schemas, _schema(channel.message))
+        channels[channel.name] = {
+            "address": channel.address,
+            "description": channel.description,
+            "parameters": {p: {} for p in _PARAM.findall(channel.address)},
+            "messages": {message_name: {"$ref": f"#/components/messages/{message_name}"}},
+            "bindings": {"mqtt": {"qos": 1, "retain": channel.retained}},
+        }
+        operations[f"{channel.action}{channel.name[0].upper()}{channel.name[1:]}"] = {
+            "action": channel.action,
+            "channel": {"$ref": f"#/channels/{channel.name}"},
+        }
+    rpc_methods = {}
+    for method, (params, result) in sorted(m.RPC_METHODS.items()):
+        rpc_methods[method] = {
+            "params": _hoist(schemas, _schema(params)),
+            "result": _hoist(schemas, _schema(result)),
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Community service-centre kiosks: MQTT contract",
+            "version": str(m.SCHEMA_VERSION),
+            "description": "JSON, UTF-8, MQTT v5. Every payload carries v, id and ts.",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {
+            "messages": {
+                name: {"name": name, "payload": {"$ref": f"#/components/schemas/{name}"}}
+                for name in sorted({c.message.__name__ for c in CHANNELS})
+            },
+            "schemas": dict(sorted(schemas.items())),
+        },
+        "x-rpc-methods": rpc_methods,
+    }
+
+
+def asyncapi_yaml() -> str:
+    import yaml
+
+    return str(yaml.safe_dump(asyncapi_document(), allow_unicode=True, sort_keys=False))
