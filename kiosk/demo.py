@@ -15,6 +15,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -402,3 +403,50 @@ def _print_banner(demo: Demo, path: Path) -> None:
         print(f"Kiosk {kiosk}:       {url}")
     print(f"Receipts:       {info['receipts']}/<kiosk>/<n>.png")
     print(f"READY {path}", flush=True)
+
+
+def launch_demo(
+    state_dir: Path, *, port_base: int, kiosks: int = 1, timeout: float = 90.0
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """Start ``kiosk demo`` as a child process and wait for READY (tests and benchmarks).
+
+    Returns the process and the parsed demo.json. Stop it with ``terminate()``.
+    """
+    import select
+
+    process = subprocess.Popen(  # noqa: S603 - our own program
+        [
+            sys.executable,
+            "-m",
+            "kiosk.cli",
+            "demo",
+            "--state-dir",
+            str(state_dir),
+            "--port-base",
+            str(port_base),
+            "--kiosks",
+            str(kiosks),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    if process.stdout is None:  # pragma: no cover - PIPE always gives a stream
+        raise DemoError("no output stream from kiosk demo")
+    output: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        ready, _, _ = select.select([process.stdout], [], [], 0.2)
+        if not ready:
+            continue
+        line = process.stdout.readline()
+        output.append(line)
+        if line.startswith("READY "):
+            info = json.loads(Path(line.split(" ", 1)[1].strip()).read_text(encoding="utf-8"))
+            # Keep reading, so the demo never blocks on a full pipe while it logs restarts.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            return process, info
+    process.terminate()
+    process.wait(10)
+    raise DemoError("kiosk demo did not become ready:\n" + "".join(output[-40:]))

@@ -1,0 +1,80 @@
+"""Helpers to talk to a running ``kiosk demo`` the way people and kiosks do."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+T = TypeVar("T")
+
+
+def http_json(
+    url: str, body: dict[str, Any] | None = None, timeout: float = 10
+) -> tuple[int, dict[str, Any]]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback test target
+        url, data=data, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return int(response.status), json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def eventually(probe: Callable[[], T | None], timeout: float, what: str) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def receipt_files(receipts: Path, number: str) -> Path | None:
+    """The .txt of the printed receipt that carries ``number`` on a line of its own."""
+    for txt in sorted(receipts.glob("*.txt")):
+        if number in (line.strip() for line in txt.read_text(encoding="utf-8").splitlines()):
+            return txt
+    return None
+
+
+class Observer:
+    """An MQTT client on the central broker with the demo's read-only observer account."""
+
+    def __init__(self, port: int, username: str, password: str, topic: str = "svc/v1/#"):
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._lock = threading.Lock()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"observer-{time.time_ns()}",
+            protocol=mqtt.MQTTv5,
+        )
+        self._client.username_pw_set(username, password)
+        self._client.on_message = self._on_message
+        self._client.connect("127.0.0.1", port)
+        self._client.subscribe(topic, qos=1)
+        self._client.loop_start()
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [json.loads(p) for t, p, _ in self.messages if t == topic and p]
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
