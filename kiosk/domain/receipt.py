@@ -14,6 +14,14 @@ from kiosk.domain.queue import CENTRE_TIMEZONE
 
 Align = Literal["left", "center", "right"]
 
+MAX_TEXT = 200  # characters on one receipt line (it wraps on paper)
+MAX_QR = 300  # characters in a QR code: a ticket's needs a few dozen
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+
 
 @dataclass(frozen=True, slots=True)
 class Text:
@@ -25,6 +33,11 @@ class Text:
     bold: bool = False
     kind: Literal["text"] = "text"
 
+    def __post_init__(self) -> None:
+        _check_range("scale", self.scale, 1, 8)
+        if len(self.text) > MAX_TEXT:
+            raise ValueError(f"a receipt line holds at most {MAX_TEXT} characters")
+
 
 @dataclass(frozen=True, slots=True)
 class QrCode:
@@ -34,6 +47,11 @@ class QrCode:
     module_size: int = 6
     kind: Literal["qr"] = "qr"
 
+    def __post_init__(self) -> None:
+        _check_range("module_size", self.module_size, 1, 16)
+        if not 1 <= len(self.data) <= MAX_QR:
+            raise ValueError(f"QR data must be 1-{MAX_QR} characters")
+
 
 @dataclass(frozen=True, slots=True)
 class Feed:
@@ -41,6 +59,9 @@ class Feed:
 
     lines: int = 1
     kind: Literal["feed"] = "feed"
+
+    def __post_init__(self) -> None:
+        _check_range("lines", self.lines, 1, 10)
 
 
 @dataclass(frozen=True, slots=True)

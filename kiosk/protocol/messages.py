@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from kiosk.domain.receipt import Receipt
+from kiosk.domain.receipt import Block
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -198,7 +198,8 @@ class Board(Envelope):
 class PrintJob(Envelope):
     """Touch app → firmware bridge on ``local/v1/printer/job``. ``id`` is the job id."""
 
-    receipt: Receipt
+    # The "kind" field picks the block type, so an error names only the block meant.
+    receipt: list[Annotated[Block, Field(discriminator="kind")]] = Field(max_length=100)
     label: str = Field(default="", max_length=64)
 
 
