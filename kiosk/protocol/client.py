@@ -91,6 +91,10 @@ class MqttLink:
         )
         self._client.loop_start()
 
+    def set_will(self, will: Will) -> None:
+        """Replace the Will sent with the next CONNECT (e.g. a new session number)."""
+        self._client.will_set(will.topic, will.payload, qos=1, retain=will.retain)
+
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 

@@ -1,0 +1,93 @@
+"""The touch app's JSON API (documented in docs/touch-openapi.yaml).
+
+The pages do not need it (they work without JavaScript); the ticket page polls the print
+status with it, and tests, the benchmark and future front ends take tickets through it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from kiosk.protocol.rpc import RpcFailed, RpcTimeout
+from kiosk.touch import wording
+from kiosk.touch.context import touch_context
+from kiosk.touch.csrf import same_origin
+from kiosk.touch.errors import ApiError, hub_problem
+from kiosk.touch.issuing import service_code_problem
+from kiosk.touch.link import UnknownPrintJob
+
+bp = Blueprint("api", __name__)
+
+TICKET_FIELDS = frozenset({"service"})
+
+
+@bp.get("/services")
+def services() -> Response:
+    try:
+        listing = touch_context().link.services()
+    except (RpcTimeout, RpcFailed) as err:
+        raise ApiError(hub_problem(err)) from err
+    return jsonify(listing.model_dump(mode="json"))
+
+
+@bp.post("/tickets")
+def take_ticket() -> tuple[Response, int]:
+    if not same_origin():
+        raise ApiError(wording.FORBIDDEN_ORIGIN)
+    service = _ticket_request()
+    try:
+        issued = touch_context().desk.issue(service)
+    except (RpcTimeout, RpcFailed) as err:
+        raise ApiError(hub_problem(err)) from err
+    ticket = issued.ticket
+    body = {
+        "number": ticket.number,
+        "service": ticket.service,
+        "service_name": ticket.service_name,
+        "waiting_ahead": ticket.waiting_ahead,
+        "issued_at": ticket.issued_at.isoformat(),
+        "print_job": issued.print_job,
+    }
+    return jsonify(body), 201
+
+
+@bp.get("/print-jobs/<job_id>")
+def print_job(job_id: str) -> Response:
+    try:
+        result = touch_context().link.print_result(job_id)
+    except UnknownPrintJob as err:
+        raise ApiError(wording.UNKNOWN_PRINT_JOB) from err
+    status, text = wording.print_status(result)
+    detail = result.detail if result else ""
+    return jsonify(job_id=job_id, status=status, message=text, detail=detail)
+
+
+def _ticket_request() -> str:
+    """The service code of a ``{"service": "<code>"}`` body; ApiError for anything else."""
+    if request.mimetype != "application/json":
+        raise ApiError(wording.UNSUPPORTED_MEDIA_TYPE)
+    body = _json_body()
+    problems = []
+    if "service" not in body:
+        problems.append("The field 'service' is missing.")
+    elif problem := service_code_problem(body["service"]):
+        problems.append(problem)
+    if extra := sorted(set(body) - TICKET_FIELDS):
+        problems.append(f"Unexpected field(s) {', '.join(map(repr, extra))}; send only 'service'.")
+    if problems:
+        raise ApiError(wording.BAD_REQUEST, " ".join(problems))
+    return str(body["service"])
+
+
+def _json_body() -> dict[str, Any]:
+    # get_data raises 413 past MAX_CONTENT_LENGTH before anything is parsed.
+    try:
+        body = json.loads(request.get_data(cache=False))
+    except ValueError as err:  # UnicodeDecodeError is a ValueError too
+        raise ApiError(wording.BAD_JSON) from err
+    if not isinstance(body, dict):
+        raise ApiError(wording.BAD_JSON)
+    return body

@@ -1,0 +1,271 @@
+"""The touch app's connection to its kiosk's edge broker: presence, rpc to the hub, printing.
+
+Everything the touch app says to the outside goes through here. The edge broker bridges
+``svc/v1/kiosk/{kiosk}/…`` to the central broker; ``local/v1/…`` (print jobs) stays on the Pi.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from paho.mqtt.properties import Properties
+
+from kiosk import __version__
+from kiosk.domain.receipt import Receipt
+from kiosk.protocol import topics
+from kiosk.protocol.client import MqttLink, Will
+from kiosk.protocol.messages import (
+    HubState,
+    KioskState,
+    Params,
+    PresenceState,
+    PrintJob,
+    PrintResult,
+    ServicesListParams,
+    ServicesListResult,
+    TicketTakeParams,
+    TicketTakeResult,
+    decode,
+    new_id,
+)
+from kiosk.protocol.rpc import RpcClient, RpcFailed, RpcTimeout
+from kiosk.settings import Settings
+
+_LOGGER = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=Params)
+
+MAX_TRACKED_JOBS = 256  # print results kept; a kiosk prints a few hundred slips a day
+
+HubStatus = Literal["unknown", "online", "offline", "unreachable"]
+
+
+class HubOffline(RpcTimeout):
+    """The hub is known to be down (its Will), or the edge broker is: it was not even asked.
+
+    A subclass of :class:`RpcTimeout` so callers treat both as "the hub cannot be reached".
+    """
+
+
+class UnknownPrintJob(LookupError):
+    """No print job with this id was sent by this process (or it is long forgotten)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedServices:
+    result: ServicesListResult
+    fetched_at: float  # time.monotonic()
+
+
+class KioskLink:
+    """One MQTT connection of the touch app (client id ``{kiosk}-touch``) and what rides on it."""
+
+    def __init__(self, settings: Settings, *, boot_id: str | None = None) -> None:
+        self.kiosk = topics.check_id(settings.kiosk.id, "kiosk")
+        self.centre = settings.kiosk.centre
+        self.boot_id = boot_id or new_id()
+        self._touch = settings.touch
+        self._state_topic = topics.kiosk_state(self.kiosk)
+        self._lock = threading.Lock()
+        self._session = 0
+        self._hub_status: HubStatus = "unknown"
+        self._hub_boot: str | None = None
+        self._services: _CachedServices | None = None
+        # One refresh at a time: a down hub must not hold every web thread for rpc_timeout.
+        self._refresh = threading.Lock()
+        self._jobs: OrderedDict[str, PrintResult | None] = OrderedDict()
+        self._stopped = False
+        self._mqtt = MqttLink(
+            f"{self.kiosk}-touch",
+            settings.mqtt,
+            will=self._will(session=1),
+            on_connected=self._on_connected,
+        )
+        self._rpc = RpcClient(self._mqtt, self.kiosk)
+        self._mqtt.subscribe(topics.HUB_STATE, self._on_hub_state)
+        self._mqtt.subscribe(topics.PRINT_RESULT, self._on_print_result)
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background; the birth goes out on every (re)connect."""
+        self._mqtt.start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._mqtt.wait_connected(timeout)
+
+    @property
+    def is_connected(self) -> bool:
+        return self._mqtt.is_connected
+
+    @property
+    def session(self) -> int:
+        return self._session
+
+    def stop(self) -> None:
+        """Say offline ourselves: a clean DISCONNECT suppresses the Will."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._mqtt.stop(farewell=[(self._state_topic, self._state("offline", self._session))])
+
+    # --- presence -----------------------------------------------------------------------
+
+    def _state(self, state: PresenceState, session: int) -> KioskState:
+        return KioskState(
+            kiosk=self.kiosk,
+            centre=self.centre,
+            state=state,
+            boot_id=self.boot_id,
+            session=session,
+            version=__version__,
+        )
+
+    def _will(self, session: int) -> Will:
+        return Will(self._state_topic, self._state("offline", session).to_bytes())
+
+    def _on_connected(self) -> None:
+        # Runs on the network thread, between CONNACK and the first message.
+        with self._lock:
+            self._session += 1
+            session = self._session
+        self._announce()
+        # The Will is read at each CONNECT; the next connect is session + 1, and a receiver
+        # that orders by (boot_id, session) would ignore a Will with an older session.
+        self._mqtt.set_will(self._will(session + 1))
+
+    def _announce(self) -> None:
+        with self._lock:
+            # Published under the lock stop() takes first: no birth can follow the farewell.
+            if self._stopped:
+                return
+            online = self._state("online", self._session)
+            self._mqtt.publish(self._state_topic, online, retain=True)
+
+    # --- the hub's presence -----------------------------------------------------------
+
+    @property
+    def hub_online(self) -> bool:
+        """True once the hub said online (or answered), until it says otherwise."""
+        return self._hub_status == "online"
+
+    @property
+    def hub_known_offline(self) -> bool:
+        """True when asking is pointless: the hub's Will said offline, or our broker is gone."""
+        return self._hub_status == "offline" or not self._mqtt.is_connected
+
+    def _on_hub_state(self, _topic: str, payload: bytes, _props: Properties | None) -> None:
+        news = decode(HubState, payload)
+        with self._lock:
+            stale = news.state == "offline" and news.boot_id != self._hub_boot
+            if stale and self._hub_status == "online":
+                # The Will of an earlier hub process, delivered late: the newer boot is up.
+                return
+            self._hub_status = news.state
+            self._hub_boot = news.boot_id
+        if news.state == "online":
+            # The hub may have lost track of us (new process, new database): tell it again.
+            self._announce()
+
+    def _hub_answered(self) -> None:
+        with self._lock:
+            self._hub_status = "online"
+
+    def _hub_silent(self) -> None:
+        with self._lock:
+            if self._hub_status in ("online", "unknown"):
+                self._hub_status = "unreachable"
+
+    # --- rpc --------------------------------------------------------------------------
+
+    def _call(self, method: str, params: Params, result_type: type[R]) -> R:
+        if not self._mqtt.is_connected:
+            # paho would queue the request and send it on reconnect: a ticket nobody holds.
+            raise HubOffline("the edge broker is not connected")
+        if self._hub_status == "offline":
+            raise HubOffline("the hub is offline")
+        try:
+            result = self._rpc.call(method, params, result_type, self._touch.rpc_timeout)
+        except RpcTimeout:
+            self._hub_silent()
+            raise
+        except RpcFailed:
+            self._hub_answered()  # an error answer still proves the hub is up
+            raise
+        self._hub_answered()
+        return result
+
+    def services(self) -> ServicesListResult:
+        """The centre's services, cached for ``services_ttl``; a stale copy beats no copy."""
+        cached = self._services
+        if cached and time.monotonic() - cached.fetched_at < self._touch.services_ttl:
+            return cached.result
+        if self.hub_known_offline:
+            if cached:
+                return cached.result
+            raise HubOffline("the hub is offline and no services list is cached")
+        if cached:
+            if not self._refresh.acquire(blocking=False):
+                return cached.result  # another thread is refreshing right now
+        elif not self._refresh.acquire(timeout=2 * self._touch.rpc_timeout):
+            raise RpcTimeout("no services list yet")
+        try:
+            return self._refresh_services(cached)
+        finally:
+            self._refresh.release()
+
+    @property
+    def cached_services(self) -> ServicesListResult | None:
+        """Whatever list was fetched last, however old; never asks the hub."""
+        cached = self._services
+        return cached.result if cached else None
+
+    def _refresh_services(self, cached: _CachedServices | None) -> ServicesListResult:
+        latest = self._services
+        if latest is not cached and latest is not None:
+            return latest.result  # refreshed by the thread we waited for
+        try:
+            result = self._call("services.list", ServicesListParams(), ServicesListResult)
+        except RpcTimeout:
+            if cached:
+                _LOGGER.warning("hub unreachable; showing the services list cached earlier")
+                return cached.result
+            raise
+        self._services = _CachedServices(result, time.monotonic())
+        return result
+
+    def take_ticket(self, service_code: str, event_id: str | None = None) -> TicketTakeResult:
+        """Ask the hub for the next number. The same ``event_id`` gets the same ticket back."""
+        params = TicketTakeParams(service=service_code, event_id=event_id or new_id())
+        return self._call("ticket.take", params, TicketTakeResult)
+
+    # --- printing -----------------------------------------------------------------------
+
+    def print(self, receipt: Receipt, label: str = "") -> str:
+        """Hand a receipt to the firmware bridge (QoS 1, not waited for); returns the job id."""
+        job = PrintJob(receipt=receipt, label=label)
+        with self._lock:
+            self._jobs[job.id] = None
+            while len(self._jobs) > MAX_TRACKED_JOBS:
+                self._jobs.popitem(last=False)
+        self._mqtt.publish(topics.PRINT_JOB, job, qos=1)
+        return job.id
+
+    def print_result(self, job_id: str) -> PrintResult | None:
+        """The bridge's latest word on a job we sent; None while it has said nothing."""
+        with self._lock:
+            if job_id not in self._jobs:
+                raise UnknownPrintJob(job_id)
+            return self._jobs[job_id]
+
+    def _on_print_result(self, _topic: str, payload: bytes, _props: Properties | None) -> None:
+        result = decode(PrintResult, payload)
+        with self._lock:
+            if result.job_id in self._jobs:  # another process's job is not ours to track
+                self._jobs[result.job_id] = result
