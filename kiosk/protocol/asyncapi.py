@@ -90,6 +90,23 @@ CHANNELS: tuple[Channel, ...] = (
         False,
         "Edge broker only: firmware bridge → touch app.",
     ),
+    Channel(
+        "cardEvent",
+        t.CARD_EVENT,
+        m.CardEvent,
+        "receive",
+        False,
+        "Edge broker only: a card placed on or removed from the ID-card reader. Raw "
+        "identity: never bridged, never logged, kept in the touch app's memory only.",
+    ),
+    Channel(
+        "gpioEvent",
+        t.GPIO_EVENT,
+        m.GpioEvent,
+        "receive",
+        False,
+        "Edge broker only: help button pressed, motion seen.",
+    ),
 )
 
 _PARAM = re.compile(r"{(\w+)}")

@@ -211,6 +211,37 @@ class PrintResult(Envelope):
     detail: str = ""
 
 
+class IdentityCard(BaseModel):
+    """What the ID-card reader read. Raw personal data: edge broker and kiosk memory only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    card_type: Literal["resident", "hmt", "foreign2017", "foreign2023"]
+    name: str = Field(max_length=60)
+    id_number: str = Field(max_length=18)
+    gender: Literal["male", "female", "unknown"] = "unknown"
+    birth_date: str = Field(default="", max_length=8)
+    valid_to: str = Field(default="", max_length=8)
+
+    def __repr__(self) -> str:  # never let a log line or traceback carry the raw number
+        return f"IdentityCard({self.card_type}, ***)"
+
+    __str__ = __repr__
+
+
+class CardEvent(Envelope):
+    """Firmware bridge → touch app on ``local/v1/idreader/card``, once per placement."""
+
+    event: Literal["placed", "removed"]
+    card: IdentityCard | None = None
+
+
+class GpioEvent(Envelope):
+    """Firmware bridge → touch app on ``local/v1/gpio/event``: help pressed, motion seen."""
+
+    event: Literal["help_pressed", "motion"]
+
+
 MESSAGE_TYPES: tuple[type[Envelope], ...] = (
     KioskState,
     HubState,
@@ -220,4 +251,6 @@ MESSAGE_TYPES: tuple[type[Envelope], ...] = (
     Board,
     PrintJob,
     PrintResult,
+    CardEvent,
+    GpioEvent,
 )

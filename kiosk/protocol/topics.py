@@ -39,6 +39,8 @@ CENTRE_BOARD = f"{SVC}/centre/{{centre}}/board"
 HUB_STATE = f"{SVC}/hub/state"
 PRINT_JOB = f"{LOCAL}/printer/job"
 PRINT_RESULT = f"{LOCAL}/printer/result"
+CARD_EVENT = f"{LOCAL}/idreader/card"
+GPIO_EVENT = f"{LOCAL}/gpio/event"
 
 
 def kiosk_state(kiosk: str) -> str:

@@ -43,6 +43,8 @@ def test_topic_builders_produce_documented_addresses() -> None:
         topics.HUB_STATE,
         topics.PRINT_JOB,
         topics.PRINT_RESULT,
+        topics.CARD_EVENT,
+        topics.GPIO_EVENT,
     ]
     addresses = [channel.address for channel in CHANNELS]
     for topic in built:
