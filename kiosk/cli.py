@@ -65,14 +65,18 @@ def _cmd_asyncapi(_args: argparse.Namespace) -> int:
 
 
 def _cmd_user_add(args: argparse.Namespace) -> int:
-    from kiosk.hub.users import create_user
+    from kiosk.hub.users import UserError, create_user
 
     settings = _settings(args, "hub")
     password = args.password or sys.stdin.readline().strip()
     if not password:
         print("a password is required (--password or on standard input)", file=sys.stderr)
         return 2
-    create_user(settings.hub.database_url, args.username, password, role=args.role)
+    try:
+        create_user(settings.hub.database_url, args.username, password, role=args.role)
+    except UserError as err:
+        print(f"kiosk: {err}", file=sys.stderr)
+        return 1
     print(f"user {args.username} ({args.role}) created")
     return 0
 

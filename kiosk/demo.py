@@ -9,6 +9,7 @@ prints ``READY <path>`` once every part answers.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,7 +272,7 @@ class Demo:
             raise DemoError(f"the hub's console did not start; see {self.state_dir}/logs/hub.log")
         for i, kiosk in enumerate(self.kiosks, start=1):
             url = f"http://127.0.0.1:{self.ports.touch(i)}/api/services"
-            if not _wait(lambda url=url: _http_ok(url)):  # type: ignore[misc]
+            if not _wait(functools.partial(_http_ok, url)):
                 raise DemoError(
                     f"kiosk {kiosk} cannot reach the hub; see {self.state_dir}/logs/{kiosk}-*.log"
                 )
@@ -334,7 +336,7 @@ class Demo:
             child.stop()
 
 
-def _wait(predicate: Any, timeout: float = START_TIMEOUT) -> bool:
+def _wait(predicate: Callable[[], bool], timeout: float = START_TIMEOUT) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -1,0 +1,97 @@
+"""The staff console as a Flask app: ``create_app(settings, desk)``.
+
+Views only call the :class:`~kiosk.hub.desk.QueueDesk` and :mod:`kiosk.hub.users`; the
+process that serves it (``kiosk.hub.service``) owns the database and the MQTT worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from kiosk.hub.console import api, auth, counter, dashboard, display
+from kiosk.hub.console.common import ConsoleContext, install, json_error, wants_json
+from kiosk.hub.desk import QueueDesk
+from kiosk.protocol.rpc import RpcRefused
+from kiosk.settings import Settings
+
+_LOGGER = logging.getLogger(__name__)
+
+CONSOLE_DIR = Path(__file__).resolve().parent / "console"
+MIN_SECRET_KEY_BYTES = 16
+
+
+def create_app(
+    settings: Settings,
+    desk: QueueDesk,
+    *,
+    mqtt_connected: Callable[[], bool] | None = None,
+    secret_key: bytes | None = None,
+) -> Flask:
+    """The console. ``mqtt_connected`` tells /healthz whether the worker reaches the
+    broker; ``secret_key`` overrides settings.hub.secret_key_file (tests)."""
+    app = Flask(
+        __name__,
+        template_folder=str(CONSOLE_DIR / "templates"),
+        static_folder=str(CONSOLE_DIR / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=secret_key or load_secret_key(settings),
+        SESSION_COOKIE_NAME="kiosk_console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),  # one working day
+    )
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.ensure_ascii = False  # Chinese stays readable in the JSON
+    install(app, ConsoleContext(settings, desk, mqtt_connected or (lambda: False)))
+    for blueprint in (auth.bp, dashboard.bp, counter.bp, display.bp, api.bp):
+        app.register_blueprint(blueprint)
+    app.add_url_rule("/healthz", "health", _health(mqtt_connected or (lambda: False)))
+    app.register_error_handler(RpcRefused, _refused)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def load_secret_key(settings: Settings) -> bytes:
+    """The session-signing key from settings.hub.secret_key_file, else a random one."""
+    path = settings.hub.secret_key_file
+    if path is None:
+        # Fine for a single run; every restart then logs every clerk out.
+        _LOGGER.warning("no hub.secret_key_file: console sessions end when the hub restarts")
+        return secrets.token_bytes(32)
+    key = path.read_bytes().strip()
+    if len(key) < MIN_SECRET_KEY_BYTES:
+        raise ValueError(f"{path} holds fewer than {MIN_SECRET_KEY_BYTES} bytes of key")
+    return key
+
+
+def _health(mqtt_connected: Callable[[], bool]) -> Callable[[], Response]:
+    def health() -> Response:
+        return jsonify(ok=True, mqtt=mqtt_connected())
+
+    return health
+
+
+def _refused(err: RpcRefused) -> Response | tuple[str, int]:
+    # unknown_centre and the like: the thing asked for does not exist here.
+    status = 404 if err.code.startswith("unknown_") else 409
+    if wants_json():
+        return json_error(status, err.code, str(err))
+    return render_template("error.html", status=status, message=str(err)), status
+
+
+def _http_error(err: HTTPException) -> Response | tuple[str, int]:
+    status = err.code or 500
+    message = err.description or err.name
+    if wants_json():
+        return json_error(status, err.name.lower().replace(" ", "_"), message)
+    return render_template("error.html", status=status, message=message), status

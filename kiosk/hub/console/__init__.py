@@ -1,0 +1,1 @@
+"""The staff console: Flask blueprints, templates and static files (see ``kiosk.hub.app``)."""

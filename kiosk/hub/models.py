@@ -1,0 +1,177 @@
+"""The hub's tables as typed SQLAlchemy 2 models.
+
+The schema itself is made only by the Alembic migrations in ``migrations/``; a test checks
+that these models and the migrations agree. Everything here is portable SQL, so the same
+models run on SQLite (one centre) and PostgreSQL (a county's hub).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar, Literal, get_args
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Named constraints, so PostgreSQL and SQLite get the same names and migrations can
+# refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TicketStatus = Literal["waiting", "called", "serving", "done", "skipped", "no_show", "transferred"]
+TICKET_STATUSES: tuple[str, ...] = get_args(TicketStatus)
+TicketEventType = Literal[
+    "issued", "called", "recalled", "serving", "done", "skipped", "no_show", "transferred"
+]
+TICKET_EVENT_TYPES: tuple[str, ...] = get_args(TicketEventType)
+Role = Literal["admin", "staff"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+ID_LENGTH = 32  # kiosk, centre and service ids (topics.check_id allows 32)
+EVENT_ID_LENGTH = 64  # messages.Envelope.id and TicketTakeParams.event_id allow 64
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every database.
+
+    SQLite has no time zones: values are stored as naive UTC there and come back aware,
+    so code never compares naive with aware times.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the hub stores aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class Ticket(Base):
+    """One queue ticket. (centre, service, day, number) is unique: the database itself
+    refuses a duplicate number, whatever the code above it does."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("centre", "service", "day", "number"),
+        CheckConstraint(_one_of("status", TICKET_STATUSES), name="status"),
+        CheckConstraint("number >= 1", name="number_positive"),
+        Index(None, "centre", "day", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    centre: Mapped[str] = mapped_column(String(ID_LENGTH))
+    service: Mapped[str] = mapped_column(String(ID_LENGTH))
+    day: Mapped[date] = mapped_column(Date)
+    number: Mapped[int] = mapped_column(Integer)
+    display_number: Mapped[str] = mapped_column(String(16))
+    kiosk: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    status: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[datetime]
+    called_at: Mapped[datetime | None]
+    counter: Mapped[int | None] = mapped_column(Integer)
+    # The kiosk's idempotency key: a retried request finds its ticket instead of a new one.
+    event_id: Mapped[str] = mapped_column(String(EVENT_ID_LENGTH), unique=True)
+
+
+class DayCounter(Base):
+    """The last number handed out per centre, service and day.
+
+    Allocation increments this row inside the ticket's own transaction, so two kiosks
+    pressing at once serialise on one row instead of racing on ``max(number) + 1``.
+    """
+
+    __tablename__ = "day_counters"
+
+    centre: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    service: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class TicketEvent(Base):
+    """Append-only history of a ticket; wait and service times are measured from it."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (CheckConstraint(_one_of("type", TICKET_EVENT_TYPES), name="type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    ts: Mapped[datetime]
+    counter: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(EVENT_ID_LENGTH), unique=True)
+
+
+class Kiosk(Base):
+    """What the hub knows of a kiosk, from its retained state and device messages."""
+
+    __tablename__ = "kiosks"
+    __table_args__ = (CheckConstraint(_one_of("state", ("online", "offline")), name="state"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    # None until the kiosk's own state arrives (a device message can come first).
+    centre: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    boot_id: Mapped[str] = mapped_column(String(64), default="")
+    session: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[str] = mapped_column(String(64), default="")
+    # The ts of the state message accepted last: states are ordered by it, not by arrival.
+    state_ts: Mapped[datetime | None]
+    # The edge broker's bridge to the central broker: "up", "down" or None (not seen).
+    uplink: Mapped[str | None] = mapped_column(String(8))
+    last_seen: Mapped[datetime]
+    devices: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class User(Base):
+    """A staff console account. Only a salted hash of the password is kept."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
