@@ -364,6 +364,7 @@ def _create_admin(demo: Demo) -> None:
 def run_demo(state_dir: Path, *, port_base: int = 8000, kiosks: int = 1) -> int:
     """Run until SIGINT or SIGTERM; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s demo: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the hub's own log has them
     if not 1 <= kiosks <= 9:
         print("kiosk demo: --kiosks must be between 1 and 9", file=sys.stderr)
         return 2
@@ -414,7 +415,7 @@ def launch_demo(
 
     Returns the process and the parsed demo.json. Stop it with ``terminate()``.
     """
-    import select
+    import queue
 
     process = subprocess.Popen(  # noqa: S603 - our own program
         [
@@ -434,20 +435,24 @@ def launch_demo(
         stdin=subprocess.DEVNULL,
         text=True,
     )
-    if process.stdout is None:  # pragma: no cover - PIPE always gives a stream
-        raise DemoError("no output stream from kiosk demo")
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        # Read to the end, so the demo never blocks on a full pipe while it logs restarts.
+        for line in process.stdout or ():
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     output: list[str] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
-        ready, _, _ = select.select([process.stdout], [], [], 0.2)
-        if not ready:
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
             continue
-        line = process.stdout.readline()
         output.append(line)
         if line.startswith("READY "):
             info = json.loads(Path(line.split(" ", 1)[1].strip()).read_text(encoding="utf-8"))
-            # Keep reading, so the demo never blocks on a full pipe while it logs restarts.
-            threading.Thread(target=process.stdout.read, daemon=True).start()
             return process, info
     process.terminate()
     process.wait(10)

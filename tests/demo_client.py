@@ -78,3 +78,30 @@ class Observer:
     def close(self) -> None:
         self._client.loop_stop()
         self._client.disconnect()
+
+
+class Console:
+    """The staff console's JSON API, logged in with a session cookie like a browser."""
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        import http.cookiejar
+        import urllib.parse
+
+        self.base_url = base_url
+        self._opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        form = urllib.parse.urlencode({"username": username, "password": password}).encode()
+        with self._opener.open(base_url + "login", data=form, timeout=10) as response:
+            if "/login" in response.geturl():
+                raise AssertionError("console login failed")
+
+    def get(self, path: str) -> dict[str, Any]:
+        with self._opener.open(self.base_url + path, timeout=10) as response:
+            return dict(json.loads(response.read()))
+
+    def kiosk(self, kiosk: str) -> dict[str, Any] | None:
+        for row in self.get("api/kiosks")["kiosks"]:
+            if row["id"] == kiosk:
+                return dict(row)
+        return None

@@ -46,7 +46,12 @@ def test_a_ticket_is_printed_on_the_kiosk_that_issued_it(demo: dict[str, Any]) -
     assert len(raw) <= 400, "a ticket with a native QR fits in 400 bytes"
     assert b"\x1c\x26" in raw, "Chinese mode (FS &) is switched on explicitly"
     assert ticket["number"].encode() in raw, "the number is text, not a raster image"
-    assert txt.with_suffix(".png").stat().st_size > 1000
+    png = eventually(
+        lambda: txt.with_suffix(".png").exists() and txt.with_suffix(".png"),
+        5,
+        "the receipt's picture",
+    )
+    assert png.stat().st_size > 1000
 
 
 def test_fifty_tickets_at_once_from_two_kiosks_are_distinct_and_consecutive(

@@ -66,7 +66,7 @@ class Feed:
 
 @dataclass(frozen=True, slots=True)
 class Cut:
-    """Feed past the tear bar and cut (a partial cut where the printer has no cutter)."""
+    """Feed past the tear bar and cut; a printer without a cutter only feeds."""
 
     kind: Literal["cut"] = "cut"
 

@@ -1,0 +1,1 @@
+"""The receipt printer: Chinese text encoding, ESC/POS rendering and the serial driver."""

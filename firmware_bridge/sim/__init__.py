@@ -1,0 +1,1 @@
+"""Device simulators that speak the devices' own bytes over a pty."""
