@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -91,7 +92,14 @@ class Console:
         self._opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
-        form = urllib.parse.urlencode({"username": username, "password": password}).encode()
+        with self._opener.open(base_url + "login", timeout=10) as response:
+            page = response.read().decode()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        if token is None:
+            raise AssertionError("no CSRF token on the login page")
+        form = urllib.parse.urlencode(
+            {"username": username, "password": password, "csrf_token": token.group(1)}
+        ).encode()
         with self._opener.open(base_url + "login", data=form, timeout=10) as response:
             if "/login" in response.geturl():
                 raise AssertionError("console login failed")
