@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import secrets
 import signal
 import subprocess
@@ -39,6 +40,7 @@ SERVICES = [
 ]
 RESTART_DELAY = 1.0  # seconds, as Restart=on-failure with RestartSec=1 in systemd/
 START_TIMEOUT = 30.0
+SIMULATOR_NICENESS = 10
 
 
 class DemoError(RuntimeError):
@@ -107,13 +109,20 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     died_at: float | None = None
+    niceness: int = 0
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: S603 - our own programs
-                self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
+        if self.niceness:
+            # Set at once, before the child's interpreter starts any thread (they inherit it).
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, self.niceness)
         self.died_at = None
 
     @property
@@ -142,8 +151,8 @@ class Demo:
     def _python(self, *args: str) -> list[str]:
         return [sys.executable, "-m", *args]
 
-    def _add(self, name: str, argv: list[str]) -> Child:
-        child = Child(name, argv, self.state_dir / "logs" / f"{name}.log")
+    def _add(self, name: str, argv: list[str], niceness: int = 0) -> Child:
+        child = Child(name, argv, self.state_dir / "logs" / f"{name}.log", niceness=niceness)
         self.children.append(child)
         return child
 
@@ -205,6 +214,9 @@ class Demo:
             self._python(
                 "firmware_bridge.sim.printer", "--link", str(tty), "--receipts", str(receipts)
             ),
+            # A simulator stands in for a device with a CPU of its own: its rendering of
+            # receipts to PNG must not take the kiosk software's share of this machine.
+            niceness=SIMULATOR_NICENESS,
         )
         identity = {"id": kiosk, "centre": CENTRE}
         bridge = _write_json(
