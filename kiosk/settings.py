@@ -60,6 +60,14 @@ class TouchSettings(_Section):
     rpc_timeout: float = Field(default=3.0, gt=0, description="seconds to wait for the hub")
     services_ttl: float = Field(default=60.0, ge=0, description="seconds a services list is kept")
     threads: int = Field(default=32, ge=1)
+    idle_prompt: float = Field(default=60.0, gt=0, description="seconds before 还在吗？")
+    idle_forget: float = Field(default=15.0, gt=0, description="then seconds until forgotten")
+    status_every: float = Field(default=2.0, gt=0, description="seconds between status polls")
+    activity_every: float = Field(default=5.0, gt=0, description="touch reports, at most every")
+    sleep_after: float = Field(default=120.0, gt=0, description="attract screen dims after")
+    help_repeat_after: float = Field(
+        default=30.0, gt=0, description="a repeated help press within this is not re-sent"
+    )
 
 
 class PrinterSettings(_Section):

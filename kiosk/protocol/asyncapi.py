@@ -51,6 +51,14 @@ CHANNELS: tuple[Channel, ...] = (
         "CorrelationData are set too.",
     ),
     Channel(
+        "helpRequested",
+        t.KIOSK_EVENT.replace("{type}", t.HELP_REQUESTED),
+        m.HelpRequested,
+        "send",
+        False,
+        "A resident asked for staff (screen button or GPIO help button). The hub alerts staff.",
+    ),
+    Channel(
         "kioskReply",
         t.KIOSK_REPLY,
         m.RpcReply,

@@ -242,6 +242,20 @@ class GpioEvent(Envelope):
     event: Literal["help_pressed", "motion"]
 
 
+class HelpRequested(Envelope):
+    """Touch app → hub on ``svc/v1/kiosk/{kiosk}/event/help.requested``.
+
+    From the screen's 呼叫工作人员 button or the kiosk's GPIO help button. No personal data:
+    staff go to the kiosk and ask.
+    """
+
+    kiosk: str
+    centre: str
+    boot_id: str
+    seq: int = Field(ge=1, description="per boot of the touch app, like every kiosk event")
+    source: Literal["screen", "button"]
+
+
 MESSAGE_TYPES: tuple[type[Envelope], ...] = (
     KioskState,
     HubState,
@@ -253,4 +267,5 @@ MESSAGE_TYPES: tuple[type[Envelope], ...] = (
     PrintResult,
     CardEvent,
     GpioEvent,
+    HelpRequested,
 )

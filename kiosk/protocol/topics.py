@@ -31,6 +31,7 @@ KIOSK_STATE = f"{SVC}/kiosk/{{kiosk}}/state"
 KIOSK_HEALTH = f"{SVC}/kiosk/{{kiosk}}/health"
 KIOSK_DEVICE = f"{SVC}/kiosk/{{kiosk}}/device/{{device}}"
 KIOSK_EVENT = f"{SVC}/kiosk/{{kiosk}}/event/{{type}}"
+HELP_REQUESTED = "help.requested"  # the event type of a call for staff
 KIOSK_ACK = f"{SVC}/kiosk/{{kiosk}}/ack"
 KIOSK_RPC = f"{SVC}/kiosk/{{kiosk}}/rpc/{{method}}"
 KIOSK_REPLY = f"{SVC}/kiosk/{{kiosk}}/reply"

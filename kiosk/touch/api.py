@@ -1,7 +1,9 @@
-"""The touch app's JSON API (documented in docs/touch-openapi.yaml).
+"""The touch app's JSON API for tickets and the kiosk's status (docs/touch-openapi.yaml).
 
-The pages do not need it (they work without JavaScript); the ticket page polls the print
-status with it, and tests, the benchmark and future front ends take tickets through it.
+The pages do not need it to work (they are plain forms); with JavaScript they follow the
+printer and the kiosk's status with it, and tests, the benchmark and future front ends take
+tickets through it. Identity and help have their endpoints in ``identify.py`` and
+``assist.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from kiosk.touch.csrf import same_origin
 from kiosk.touch.errors import ApiError, hub_problem
 from kiosk.touch.issuing import service_code_problem
 from kiosk.touch.link import UnknownPrintJob
+from kiosk.touch.screens import status_seqs
 
 bp = Blueprint("api", __name__)
 
@@ -63,6 +66,20 @@ def print_job(job_id: str) -> Response:
     status, text = wording.print_status(result)
     detail = result.detail if result else ""
     return jsonify(job_id=job_id, status=status, message=text, detail=detail)
+
+
+@bp.get("/status")
+def status() -> Response:
+    """What every screen polls: the hub banner, and counters that say something happened
+    (a card read, a card refused, motion, a help request). Cheap: no hub, no lock held long.
+    """
+    ctx = touch_context()
+    ctx.link.probe_hub()
+    return jsonify(
+        hub="unreachable" if ctx.link.hub_unreachable else "online",
+        identified=ctx.residents.current() is not None,
+        **status_seqs(),
+    )
 
 
 def _ticket_request() -> str:

@@ -8,11 +8,27 @@ from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 
 from kiosk.settings import Settings
-from kiosk.touch import api, errors, tickets
+from kiosk.touch import (
+    api,
+    assets,
+    assist,
+    errors,
+    find,
+    i18n,
+    identify,
+    preferences,
+    screens,
+    tickets,
+    welcome,
+)
 from kiosk.touch.context import EXTENSION, TouchContext
 from kiosk.touch.csrf import csrf_token
+from kiosk.touch.devices import DeviceSignals
+from kiosk.touch.helpdesk import HelpDesk
 from kiosk.touch.issuing import TicketDesk
 from kiosk.touch.link import KioskLink
+from kiosk.touch.resident import ResidentDesk
+from kiosk.touch.ui import TouchUi
 
 MAX_BODY = 1024  # bytes: a ticket request is a few dozen; nothing bigger is ever needed
 
@@ -24,9 +40,13 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def create_app(settings: Settings, link: KioskLink) -> Flask:
-    """The app for one kiosk; ``link`` is its (started or not) connection to the edge broker."""
-    app = Flask(__name__)
+def create_app(settings: Settings, link: KioskLink, ui: TouchUi | None = None) -> Flask:
+    """The app for one kiosk; ``link`` is its (started or not) connection to the edge broker.
+
+    ``ui`` sets the screens' timers (idle prompt, forgetting, polling); tests make them short.
+    """
+    ui = ui or TouchUi.from_settings(settings.touch)
+    app = Flask(__name__, static_folder=None)  # assets.py serves /static, versioned and gzipped
     app.config.update(
         # A new key per process start: forms shown before a restart ask to start again.
         SECRET_KEY=secrets.token_bytes(32),
@@ -39,13 +59,26 @@ def create_app(settings: Settings, link: KioskLink) -> Flask:
     if isinstance(app.json, DefaultJSONProvider):
         app.json.ensure_ascii = False  # Chinese stays readable in answers and logs
         app.json.sort_keys = False
-    app.extensions[EXTENSION] = TouchContext(settings, link, TicketDesk(link))
+    app.extensions[EXTENSION] = _context(settings, link, ui)
     app.jinja_env.globals["csrf_token"] = csrf_token
-    app.register_blueprint(tickets.bp)
+    i18n.init(app)
+    assets.register(app)
+    screens.register(app)
+    for blueprint in (tickets.bp, find.bp, identify.bp, welcome.bp, assist.bp, preferences.bp):
+        app.register_blueprint(blueprint)
     app.register_blueprint(api.bp, url_prefix="/api")
     errors.register(app)
     app.after_request(_security_headers)
     return app
+
+
+def _context(settings: Settings, link: KioskLink, ui: TouchUi) -> TouchContext:
+    residents = ResidentDesk(forget_after=ui.idle_total)
+    helpdesk = HelpDesk(link, repeat_after=ui.help_repeat_after)
+    devices = DeviceSignals(residents, helpdesk)
+    link.on_card(devices.on_card)
+    link.on_gpio(devices.on_gpio)
+    return TouchContext(settings, link, TicketDesk(link), ui, residents, helpdesk, devices)
 
 
 def _security_headers(response: Response) -> Response:
@@ -53,6 +86,7 @@ def _security_headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     if request.endpoint != "static":
-        # Ticket pages and answers are of the moment; Back must not show an old one.
+        # Pages and answers are of the moment (and may show a masked resident); Back must
+        # not show an old one, and nothing of it may stay in the browser's cache.
         response.headers["Cache-Control"] = "no-store"
     return response

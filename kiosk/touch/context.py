@@ -1,4 +1,4 @@
-"""What every view of the touch app shares: settings, the link to the broker, the ticket desk."""
+"""What every view of the touch app shares: settings, the link, and the kiosk's state."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ from typing import cast
 from flask import current_app
 
 from kiosk.settings import Settings
+from kiosk.touch.devices import DeviceSignals
+from kiosk.touch.helpdesk import HelpDesk
 from kiosk.touch.issuing import TicketDesk
 from kiosk.touch.link import KioskLink
+from kiosk.touch.resident import ResidentDesk
+from kiosk.touch.ui import TouchUi
 
 EXTENSION = "kiosk.touch"
 
@@ -19,6 +23,10 @@ class TouchContext:
     settings: Settings
     link: KioskLink
     desk: TicketDesk
+    ui: TouchUi
+    residents: ResidentDesk
+    helpdesk: HelpDesk
+    devices: DeviceSignals
 
     @property
     def centre_name(self) -> str | None:

@@ -18,8 +18,6 @@ from kiosk.touch.wording import Problem
 
 _LOGGER = logging.getLogger(__name__)
 
-RETURN_HOME_AFTER = 15  # seconds an error page stays; the start screen then tries the hub again
-
 _BY_STATUS: dict[int, Problem] = {
     400: wording.BAD_REQUEST,
     404: wording.NOT_FOUND,
@@ -50,7 +48,7 @@ def hub_problem(err: RpcTimeout | RpcFailed) -> Problem:
 
 
 def api_error(problem: Problem, detail: str = "") -> tuple[Response, int]:
-    body = jsonify(error=problem.code, message=problem.message(detail))
+    body = jsonify(error=problem.code, message=problem.api_message(detail))
     return body, problem.status
 
 
@@ -59,7 +57,6 @@ def problem_page(problem: Problem) -> tuple[str, int]:
         "problem.html",
         problem=problem,
         centre_name=touch_context().centre_name,
-        return_after=RETURN_HOME_AFTER,
     )
     return html, problem.status
 
@@ -80,9 +77,9 @@ def _on_api_error(err: ApiError) -> tuple[Response, int]:
 
 def _on_http_error(err: HTTPException) -> tuple[Response, int]:
     status = err.code or 500
-    problem = _BY_STATUS.get(status) or Problem("http_error", status, "请求无法完成", err.name)
+    problem = _BY_STATUS.get(status, wording.HTTP_ERROR)
     if _wants_json():
-        response, _ = api_error(problem)
+        response, _ = api_error(problem, "" if status in _BY_STATUS else str(err.name))
     else:
         html, _ = problem_page(problem)
         response = Response(html, mimetype="text/html")

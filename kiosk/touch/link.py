@@ -1,7 +1,9 @@
-"""The touch app's connection to its kiosk's edge broker: presence, rpc to the hub, printing.
+"""The touch app's connection to its kiosk's edge broker: presence, rpc to the hub, printing,
+events for the hub, and what the firmware bridge reports (card reads, GPIO).
 
 Everything the touch app says to the outside goes through here. The edge broker bridges
-``svc/v1/kiosk/{kiosk}/…`` to the central broker; ``local/v1/…`` (print jobs) stays on the Pi.
+``svc/v1/kiosk/{kiosk}/…`` to the central broker; ``local/v1/…`` (print jobs, card reads)
+stays on the Pi.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -20,6 +23,9 @@ from kiosk.domain.receipt import Receipt
 from kiosk.protocol import topics
 from kiosk.protocol.client import MqttLink, Will
 from kiosk.protocol.messages import (
+    CardEvent,
+    Envelope,
+    GpioEvent,
     HubState,
     KioskState,
     Params,
@@ -41,8 +47,12 @@ _LOGGER = logging.getLogger(__name__)
 R = TypeVar("R", bound=Params)
 
 MAX_TRACKED_JOBS = 256  # print results kept; a kiosk prints a few hundred slips a day
+PROBE_EVERY = 10.0  # seconds between asks of a hub that stopped answering (see probe_hub)
 
 HubStatus = Literal["unknown", "online", "offline", "unreachable"]
+
+CardListener = Callable[[CardEvent], None]
+GpioListener = Callable[[GpioEvent], None]
 
 
 class HubOffline(RpcTimeout):
@@ -78,7 +88,11 @@ class KioskLink:
         self._services: _CachedServices | None = None
         # One refresh at a time: a down hub must not hold every web thread for rpc_timeout.
         self._refresh = threading.Lock()
+        self._last_probe = 0.0
         self._jobs: OrderedDict[str, PrintResult | None] = OrderedDict()
+        self._event_seq = 0
+        self._card_listeners: list[CardListener] = []
+        self._gpio_listeners: list[GpioListener] = []
         self._stopped = False
         self._mqtt = MqttLink(
             f"{self.kiosk}-touch",
@@ -89,6 +103,8 @@ class KioskLink:
         self._rpc = RpcClient(self._mqtt, self.kiosk)
         self._mqtt.subscribe(topics.HUB_STATE, self._on_hub_state)
         self._mqtt.subscribe(topics.PRINT_RESULT, self._on_print_result)
+        self._mqtt.subscribe(topics.CARD_EVENT, self._on_card_event)
+        self._mqtt.subscribe(topics.GPIO_EVENT, self._on_gpio_event)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -160,6 +176,15 @@ class KioskLink:
         """True when asking is pointless: the hub's Will said offline, or our broker is gone."""
         return self._hub_status == "offline" or not self._mqtt.is_connected
 
+    @property
+    def hub_unreachable(self) -> bool:
+        """What the pages' banner shows: known offline, or the last request went unanswered.
+
+        ``unknown`` (no word from the hub yet, right after start) does not count: a banner
+        that flashes at every boot would teach people to ignore it.
+        """
+        return self.hub_known_offline or self._hub_status == "unreachable"
+
     def _on_hub_state(self, _topic: str, payload: bytes, _props: Properties | None) -> None:
         news = decode(HubState, payload)
         with self._lock:
@@ -172,6 +197,26 @@ class KioskLink:
         if news.state == "online":
             # The hub may have lost track of us (new process, new database): tell it again.
             self._announce()
+
+    def probe_hub(self) -> None:
+        """Ask again, in the background, a hub that went silent (at most every PROBE_EVERY s).
+
+        "unreachable" only ends when the hub answers: without this, the pages' banner would
+        stay until someone pressed a button. A hub known offline announces its return itself.
+        """
+        now = time.monotonic()
+        with self._lock:
+            if self._hub_status != "unreachable" or now - self._last_probe < PROBE_EVERY:
+                return
+            self._last_probe = now
+        threading.Thread(target=self._probe, name="hub-probe", daemon=True).start()
+
+    def _probe(self) -> None:
+        try:
+            result = self._call("services.list", ServicesListParams(), ServicesListResult)
+        except (RpcTimeout, RpcFailed):
+            return  # still silent (or refusing, which _call has counted as an answer)
+        self._services = _CachedServices(result, time.monotonic())
 
     def _hub_answered(self) -> None:
         with self._lock:
@@ -244,6 +289,42 @@ class KioskLink:
         """Ask the hub for the next number. The same ``event_id`` gets the same ticket back."""
         params = TicketTakeParams(service=service_code, event_id=event_id or new_id())
         return self._call("ticket.take", params, TicketTakeResult)
+
+    # --- events for the hub -------------------------------------------------------------
+
+    def next_event_seq(self) -> int:
+        """The per-boot sequence number of the next event this kiosk publishes (from 1)."""
+        with self._lock:
+            self._event_seq += 1
+            return self._event_seq
+
+    def publish_event(self, event_type: str, message: Envelope) -> None:
+        """QoS 1 on ``svc/v1/kiosk/{kiosk}/event/{type}``; the edge bridge stores and forwards."""
+        self._mqtt.publish(topics.kiosk_event(self.kiosk, event_type), message, qos=1)
+
+    # --- the firmware bridge's card reader and GPIO -------------------------------------
+
+    def on_card(self, listener: CardListener) -> Callable[[], None]:
+        """Call ``listener`` (on the network thread) for every card event; returns an undo."""
+        self._card_listeners.append(listener)
+        return lambda: self._card_listeners.remove(listener)
+
+    def on_gpio(self, listener: GpioListener) -> Callable[[], None]:
+        """Call ``listener`` (on the network thread) for every GPIO event; returns an undo."""
+        self._gpio_listeners.append(listener)
+        return lambda: self._gpio_listeners.remove(listener)
+
+    def _on_card_event(self, _topic: str, payload: bytes, _props: Properties | None) -> None:
+        # A card event carries a resident's raw identity: never log it (its repr is masked,
+        # and decode's errors name fields, not values).
+        event = decode(CardEvent, payload)
+        for listener in list(self._card_listeners):
+            listener(event)
+
+    def _on_gpio_event(self, _topic: str, payload: bytes, _props: Properties | None) -> None:
+        event = decode(GpioEvent, payload)
+        for listener in list(self._gpio_listeners):
+            listener(event)
 
     # --- printing -----------------------------------------------------------------------
 

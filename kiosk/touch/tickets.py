@@ -39,7 +39,12 @@ def home() -> str | tuple[str, int]:
         return problem_page(wording.HUB_UNREACHABLE)
     # One event id per button and page view: a double tap gets the same ticket, not two.
     choices = [(service, new_id()) for service in listing.services]
-    return render_template("home.html", centre_name=listing.centre_name, choices=choices)
+    return render_template(
+        "home.html",
+        centre_name=listing.centre_name,
+        choices=choices,
+        back=url_for("welcome.attract"),
+    )
 
 
 @bp.post("/tickets")

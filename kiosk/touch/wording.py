@@ -1,7 +1,10 @@
-"""What the touch app says to people: error answers and print states, in one place.
+"""What the touch app says when something goes wrong, and what a print job's state is called.
 
-Residents read the Chinese; the English half of an API message is for whoever reads logs or
-integrates. Every text says what happened and what to do next, never how the code failed.
+Every text is an English msgid marked with ``N_`` here and translated where it is shown, in
+the resident's language (``kiosk/touch/translations``). An API error message keeps its
+documented form, "<Simplified Chinese> / <English>": the Chinese for residents, the English
+for whoever reads logs or integrates. Every text says what happened and what to do next,
+never how the code failed.
 """
 
 from __future__ import annotations
@@ -9,93 +12,94 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiosk.protocol.messages import PrintResult
+from kiosk.touch.i18n import DEFAULT, N_, gettext, in_language
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """An error the app answers with: its code, HTTP status and the two-language message."""
+    """An error the app answers with: its code, HTTP status and msgids."""
 
     code: str
     status: int
-    zh: str
-    en: str
-    title: str = ""  # a shorter heading for the page, when zh is too long for one
+    message: str  # the English msgid of the one-line message
+    title: str = ""  # a shorter heading for the page, when the message is too long for one
     advice: str = ""  # a second, calmer line for the page (what to do next)
 
-    def message(self, detail: str = "") -> str:
-        english = f"{self.en} {detail}".strip()
-        return f"{self.zh} / {english}"
+    def api_message(self, detail: str = "") -> str:
+        with in_language(DEFAULT):
+            chinese = gettext(self.message)
+        english = f"{self.message} {detail}".strip()
+        return f"{chinese} / {english}"
+
+    def heading(self) -> str:
+        """The page's heading, in the resident's language."""
+        return gettext(self.title or self.message)
+
+    def advice_text(self) -> str:
+        return gettext(self.advice) if self.advice else ""
 
 
-BAD_JSON = Problem(
-    "bad_json", 400, "请求内容不是有效的 JSON 对象", "The request body must be a JSON object."
+_GO_TO_THE_DESK = N_(
+    "Please go to the service desk: the staff will give you a ticket by hand. "
+    "We are sorry for the trouble."
 )
-BAD_REQUEST = Problem("bad_request", 400, "请求内容不正确", "The request is not valid:")
+
+BAD_JSON = Problem("bad_json", 400, N_("The request body must be a JSON object."))
+BAD_REQUEST = Problem("bad_request", 400, N_("The request is not valid:"))
 FORM_EXPIRED = Problem(
-    "form_expired", 400, "页面已过期，请返回首页重新选择", "The form has expired; start again."
+    "form_expired", 400, N_("This page has expired; please go back to the start and choose again.")
 )
-FORBIDDEN_ORIGIN = Problem(
-    "forbidden_origin", 403, "不接受来自其他网站的请求", "Requests from other sites are refused."
-)
-NOT_FOUND = Problem("not_found", 404, "没有找到该页面", "No such resource.")
+FORBIDDEN_ORIGIN = Problem("forbidden_origin", 403, N_("Requests from other sites are refused."))
+NOT_FOUND = Problem("not_found", 404, N_("There is no such page."))
 UNKNOWN_SERVICE = Problem(
-    "unknown_service",
-    404,
-    "没有这项业务，请返回重新选择",
-    "This centre offers no such service; choose again.",
+    "unknown_service", 404, N_("This centre offers no such service; please choose again.")
 )
 UNKNOWN_TICKET = Problem(
-    "unknown_ticket", 404, "没有找到这个号码，请查看您的小票", "This kiosk issued no such ticket."
+    "unknown_ticket", 404, N_("This kiosk issued no such ticket; please look at your slip.")
 )
-UNKNOWN_PRINT_JOB = Problem(
-    "unknown_print_job", 404, "没有找到这个打印任务", "This kiosk sent no such print job."
-)
-METHOD_NOT_ALLOWED = Problem(
-    "method_not_allowed", 405, "不支持这种请求方式", "This method is not allowed here."
-)
-TOO_LARGE = Problem("too_large", 413, "请求内容过长", "The request body is too large.")
+UNKNOWN_PRINT_JOB = Problem("unknown_print_job", 404, N_("This kiosk sent no such print job."))
+METHOD_NOT_ALLOWED = Problem("method_not_allowed", 405, N_("This method is not allowed here."))
+TOO_LARGE = Problem("too_large", 413, N_("The request body is too large."))
 UNSUPPORTED_MEDIA_TYPE = Problem(
-    "unsupported_media_type",
-    415,
-    "请求格式不正确，请使用 JSON",
-    "Send the body as application/json.",
+    "unsupported_media_type", 415, N_("Send the body as application/json.")
 )
+HTTP_ERROR = Problem("http_error", 400, N_("The request could not be completed."))
 INTERNAL = Problem(
     "internal",
     500,
-    "系统出了点问题，请到服务台找工作人员",
-    "Something went wrong; please ask at the service desk.",
-    title="系统暂时出了点问题",
-    advice="请到服务台找工作人员，给您带来不便，敬请谅解。",
+    N_("Something went wrong; please ask at the service desk."),
+    title=N_("Something went wrong for a moment"),
+    advice=N_("Please ask the staff at the service desk. We are sorry for the trouble."),
 )
 HUB_ERROR = Problem(
     "hub_error",
     502,
-    "暂时无法取号，请到服务台人工取号",
-    "The service centre could not issue a ticket; please ask at the service desk.",
-    title="暂时无法取号",
-    advice="请到服务台，工作人员会为您人工取号。给您带来不便，敬请谅解。",
+    N_("The service centre could not issue a ticket; please ask at the service desk."),
+    title=N_("No tickets at the moment"),
+    advice=_GO_TO_THE_DESK,
 )
 HUB_UNREACHABLE = Problem(
     "hub_unreachable",
     503,
-    "暂时无法连接服务中心，请到服务台人工取号",
-    "The service centre cannot be reached right now; please ask at the service desk for a ticket.",
-    title="暂时无法连接服务中心",
-    advice="请到服务台，工作人员会为您人工取号。给您带来不便，敬请谅解。",
+    N_(
+        "The service centre cannot be reached right now; "
+        "please ask at the service desk for a ticket."
+    ),
+    title=N_("The service centre cannot be reached right now"),
+    advice=_GO_TO_THE_DESK,
 )
 
 # What the ticket page and GET /api/print-jobs/<id> say for each state of a print job.
 PRINT_STATUS_TEXT: dict[str, str] = {
-    "pending": "正在打印",
-    "spooled": "正在打印",
-    "printed": "已打印",
-    "waiting": "打印机缺纸，请联系工作人员",
-    "failed": "打印失败，请联系工作人员",
+    "pending": N_("Printing…"),
+    "spooled": N_("Printing…"),
+    "printed": N_("Printed"),
+    "waiting": N_("The printer is out of paper; please ask the staff."),
+    "failed": N_("Printing failed; please ask the staff."),
 }
 
 
 def print_status(result: PrintResult | None) -> tuple[str, str]:
-    """(status, Chinese text) of a job: ``pending`` until the bridge has said anything."""
+    """(status, text in the resident's language): ``pending`` until the bridge says anything."""
     status = result.status if result else "pending"
-    return status, PRINT_STATUS_TEXT[status]
+    return status, gettext(PRINT_STATUS_TEXT[status])

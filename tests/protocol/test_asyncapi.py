@@ -39,6 +39,7 @@ def test_topic_builders_produce_documented_addresses() -> None:
         topics.kiosk_device("k1", "printer"),
         topics.kiosk_rpc("k1", "ticket.take"),
         topics.kiosk_reply("k1"),
+        topics.kiosk_event("k1", topics.HELP_REQUESTED),
         topics.centre_board("demo"),
         topics.HUB_STATE,
         topics.PRINT_JOB,

@@ -32,6 +32,7 @@ from kiosk.protocol.rpc import RpcRefused, RpcServer
 from kiosk.settings import KioskSettings, Settings, TouchSettings
 from kiosk.touch import create_app
 from kiosk.touch.link import KioskLink
+from kiosk.touch.ui import TouchUi
 from tests.brokers import CENTRE, KIOSK, RunningBroker
 from tests.demo_client import eventually
 
@@ -181,3 +182,14 @@ def observer(central_broker: RunningBroker) -> Iterator[Listener]:
     listener = Listener(central_broker, "observer", topics.kiosk_state(KIOSK))
     yield listener
     listener.close()
+
+
+def bare_app(ui: TouchUi | None = None) -> Flask:
+    """The app with a link that never connects: for what needs neither broker nor hub."""
+    settings = Settings()
+    return create_app(settings, KioskLink(settings), ui)
+
+
+@pytest.fixture
+def bare() -> FlaskClient:
+    return bare_app().test_client()

@@ -50,3 +50,17 @@ def test_every_error_code_the_app_answers_with_is_in_the_schema() -> None:
     problems = {p.code for p in vars(wording).values() if isinstance(p, wording.Problem)}
     # form_expired belongs to the HTML form, never to an API answer
     assert problems - {"form_expired", "unknown_ticket"} <= codes
+
+
+def test_status_and_session_answers_have_the_documented_fields() -> None:
+    settings = Settings()
+    app = create_app(settings, KioskLink(settings))
+    schemas = _spec()["components"]["schemas"]
+    client = app.test_client()
+    status = client.get("/api/status").get_json()
+    assert set(status) == set(schemas["Status"]["required"])
+    session_fields = set(schemas["Session"]["properties"])
+    assert set(client.get("/api/session").get_json()) <= session_fields
+    context = app.extensions["kiosk.touch"]
+    context.residents.identify_phone("13812345678")
+    assert set(client.get("/api/session").get_json()) <= session_fields
