@@ -1,4 +1,4 @@
-"""``kiosk bridge``: the firmware bridge process, sole owner of the kiosk's receipt printer.
+"""``kiosk bridge``: the firmware bridge process, sole owner of the kiosk's devices.
 
 The touch app publishes :class:`PrintJob` on ``local/v1/printer/job`` on the kiosk's edge
 broker. The bridge spools each job to disk (fsync'd) before it says ``spooled``, so a job
@@ -8,7 +8,11 @@ happens only on that worker, never on the MQTT network thread.
 
 Presence: ``svc/v1/kiosk/{kiosk}/device/bridge`` (retained; the Will says offline) and
 ``…/device/printer`` (retained: online/offline/unknown and paper), re-announced on every
-(re)connect and whenever the printer's state changes.
+(re)connect, whenever the hub says it is online, and whenever the printer's state changes.
+
+The other devices are components on the same connection: the ID-card reader
+(:mod:`firmware_bridge.idreader.service`) and the GPIO panel (:mod:`firmware_bridge.gpio`),
+whose status LED follows :class:`~firmware_bridge.health.Health`.
 """
 
 from __future__ import annotations
@@ -22,10 +26,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from paho.mqtt.properties import Properties
 
+from firmware_bridge.gpio import GpioPanel
+from firmware_bridge.health import Health, HubWatch
+from firmware_bridge.idreader.driver import CardReader, SerialCardReader
+from firmware_bridge.idreader.service import IdReaderService
 from firmware_bridge.printer.driver import (
     PrinterStatus,
     PrinterUnavailable,
@@ -39,6 +47,7 @@ from kiosk.protocol.client import MqttLink, Will
 from kiosk.protocol.messages import (
     DeviceState,
     DeviceStatus,
+    Envelope,
     InvalidPayload,
     PaperStatus,
     PrintJob,
@@ -46,7 +55,11 @@ from kiosk.protocol.messages import (
     decode,
     new_id,
 )
-from kiosk.settings import Settings
+from kiosk.settings import (
+    GpioSettings,
+    IdReaderSettings,
+    Settings,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,6 +73,20 @@ STOP_TIMEOUT = 10.0
 SESSION_EXPIRY = 600
 
 ResultStatus = Literal["spooled", "printed", "waiting", "failed"]
+
+
+class Component(Protocol):
+    """A device besides the printer, sharing the bridge's connection and lifetime."""
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = ...) -> None: ...
+
+    def announce(self) -> None:
+        """Publish its retained device state (on every connect and hub birth)."""
+
+    def farewell(self) -> list[tuple[str, Envelope]]:
+        """The offline states to publish at a clean stop."""
 
 
 def bridge_state(kiosk: str, boot_id: str, status: DeviceStatus, detail: str = "") -> DeviceState:
@@ -90,9 +117,12 @@ class FirmwareBridge:
         retry_min: float = RETRY_MIN,
         retry_max: float = RETRY_MAX,
         poll_interval: float = POLL_INTERVAL,
+        health: Health | None = None,
     ) -> None:
         self.kiosk = topics.check_id(settings.kiosk.id, "kiosk")
         self.boot_id = boot_id or new_id()
+        self.health = health or Health()
+        self.components: list[Component] = []
         self.profile = PrinterProfile.from_settings(settings.bridge.printer)
         self.spool = Spool(settings.bridge.printer.spool_dir)
         self.printed = 0  # jobs this process put on paper
@@ -114,6 +144,11 @@ class FirmwareBridge:
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
         link.subscribe(topics.PRINT_JOB, self._on_print_job)
+        self.hub_watch = HubWatch(self.kiosk, link, self.health, on_hub_online=self.announce)
+
+    def add(self, component: Component) -> None:
+        """Run ``component`` with the bridge (before :meth:`start`)."""
+        self.components.append(component)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -121,6 +156,8 @@ class FirmwareBridge:
         """Start printing what the spool holds and connect to the edge broker."""
         self._worker = threading.Thread(target=self._work, name="bridge-printer", daemon=True)
         self._worker.start()
+        for component in self.components:
+            component.start()
         self._link.start()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
@@ -129,14 +166,17 @@ class FirmwareBridge:
         self._wake.set()
         if self._worker is not None:
             self._worker.join(timeout)
+        for component in self.components:
+            component.stop(timeout)
         gone = "firmware bridge stopped"
         printer = self._printer_message("offline", "unknown", gone)
-        self._link.stop(
-            farewell=[
-                (self._bridge_topic, bridge_state(self.kiosk, self.boot_id, "offline", gone)),
-                (self._printer_topic, printer),
-            ]
-        )
+        farewell: list[tuple[str, Envelope]] = [
+            (self._bridge_topic, bridge_state(self.kiosk, self.boot_id, "offline", gone)),
+            (self._printer_topic, printer),
+        ]
+        for component in self.components:
+            farewell += component.farewell()
+        self._link.stop(farewell=farewell)
         self._close_printer()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -153,10 +193,13 @@ class FirmwareBridge:
             return self._printer_state
 
     def announce(self) -> None:
-        """Publish the bridge's and the printer's retained states (runs on every connect)."""
+        """Publish every device's retained state (on every connect and hub birth)."""
         online = bridge_state(self.kiosk, self.boot_id, "online")
         self._link.publish(self._bridge_topic, online, retain=True)
         self._link.publish(self._printer_topic, self.printer_state, retain=True)
+        for component in self.components:
+            component.announce()
+        self.hub_watch.refresh()
 
     # --- intake (MQTT network thread: disk only, never the serial port) -------------------
 
@@ -299,6 +342,7 @@ class FirmwareBridge:
             self._printer_state = message
         _LOGGER.info("printer: %s, paper %s%s", status, paper, f" ({detail})" if detail else "")
         self._link.publish(self._printer_topic, message, retain=True)
+        self.health.device(message)
 
     def _announce_waiting(self, job_id: str, reason: str) -> None:
         if self._waiting_for != (job_id, reason):  # once per job and reason, not every retry
@@ -332,13 +376,21 @@ def create_bridge(
     settings: Settings,
     printer: ReceiptPrinter,
     *,
+    reader: CardReader | None = None,
+    idreader: IdReaderSettings | None = None,
+    gpio: GpioSettings | None = None,
+    pin_factory: Any = None,
     boot_id: str | None = None,
     session_expiry: int = SESSION_EXPIRY,
     retry_min: float = RETRY_MIN,
     retry_max: float = RETRY_MAX,
     poll_interval: float = POLL_INTERVAL,
 ) -> FirmwareBridge:
-    """A bridge on its own MQTT connection (client id ``{kiosk}-bridge``) with its Will."""
+    """A bridge on its own MQTT connection (client id ``{kiosk}-bridge``) with its Will.
+
+    With ``reader`` it also reads ID cards (timing from ``idreader``); with ``gpio`` (if
+    enabled) it drives the button, LED and motion sensor, on ``pin_factory`` if given.
+    """
     kiosk = topics.check_id(settings.kiosk.id, "kiosk")
     boot_id = boot_id or new_id()
     bridge: FirmwareBridge | None = None
@@ -363,13 +415,53 @@ def create_bridge(
         retry_max=retry_max,
         poll_interval=poll_interval,
     )
+    if reader is not None:
+        bridge.add(
+            IdReaderService(
+                kiosk,
+                link,
+                reader,
+                idreader or IdReaderSettings(),
+                boot_id=boot_id,
+                on_state=bridge.health.device,
+            )
+        )
+    if gpio is not None and gpio.enabled:
+        bridge.add(
+            GpioPanel(
+                kiosk,
+                link,
+                gpio,
+                bridge.health,
+                boot_id=boot_id,
+                pin_factory=pin_factory,
+                refresh=bridge.hub_watch.refresh,
+            )
+        )
     return bridge
 
 
-def run(settings: Settings) -> int:
-    """Run the bridge with the real serial printer until SIGTERM or SIGINT; 0 on a clean stop."""
+def run(
+    settings: Settings,
+    *,
+    idreader: IdReaderSettings | None = None,
+    gpio: GpioSettings | None = None,
+) -> int:
+    """Run the bridge with the real devices until SIGTERM or SIGINT; 0 on a clean stop.
+
+    ``idreader`` and ``gpio`` default to ``settings.bridge.idreader`` / ``.gpio`` (or their
+    defaults while kiosk.settings lacks them).
+    """
+    idreader = idreader or settings.bridge.idreader
+    gpio = gpio or settings.bridge.gpio
     try:
-        bridge = create_bridge(settings, SerialPrinter(settings.bridge.printer))
+        bridge = create_bridge(
+            settings,
+            SerialPrinter(settings.bridge.printer),
+            reader=SerialCardReader(idreader) if idreader.enabled else None,
+            idreader=idreader,
+            gpio=gpio,
+        )
     except OSError as err:
         _LOGGER.error("cannot start the firmware bridge: %s", err)
         return 1
@@ -377,10 +469,11 @@ def run(settings: Settings) -> int:
     with _signals_set(stop):
         bridge.start()
         _LOGGER.info(
-            "firmware bridge of kiosk %s: printer %s, spool %s",
+            "firmware bridge of kiosk %s: printer %s, spool %s, ID-card reader %s",
             bridge.kiosk,
             settings.bridge.printer.port,
             bridge.spool.directory,
+            idreader.port if idreader.enabled else "off",
         )
         while not stop.wait(0.5):
             pass

@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from firmware_bridge.sim.control import add_parser as add_sim_parser
 from kiosk.settings import Settings, SettingsError, load_settings
 
 DEFAULT_STATE_DIR = Path("state/demo")
@@ -30,7 +31,13 @@ def _settings(args: argparse.Namespace, role: str) -> Settings:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from kiosk.demo import run_demo
 
-    return run_demo(args.state_dir, port_base=args.port_base, kiosks=args.kiosks)
+    return run_demo(
+        args.state_dir,
+        port_base=args.port_base,
+        kiosks=args.kiosks,
+        printers=dict(args.printer),
+        idreaders=dict(args.idreader),
+    )
 
 
 def _cmd_hub(args: argparse.Namespace) -> int:
@@ -49,12 +56,6 @@ def _cmd_bridge(args: argparse.Namespace) -> int:
     from firmware_bridge.service import run
 
     return run(_settings(args, f"bridge-{args.kiosk}"))
-
-
-def _cmd_sim_printer(args: argparse.Namespace) -> int:
-    from firmware_bridge.sim.printer import main
-
-    return main(args.sim_args)
 
 
 def _cmd_asyncapi(_args: argparse.Namespace) -> int:
@@ -89,6 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     demo.add_argument("--port-base", type=int, default=8000)
     demo.add_argument("--kiosks", type=int, default=1)
+    for device in ("printer", "idreader"):
+        demo.add_argument(
+            f"--{device}",
+            type=_kiosk_url,
+            action="append",
+            default=[],
+            metavar="kI=URL",
+            help=f"use a real {device} (any pyserial URL) for kiosk kI instead of the simulator",
+        )
     demo.set_defaults(func=_cmd_demo)
 
     for name, func, helptext in (
@@ -102,9 +112,7 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--kiosk", default="k1", help="with --state-dir: which kiosk")
         cmd.set_defaults(func=func)
 
-    sim = sub.add_parser("sim-printer", help="a receipt printer simulator on a pty")
-    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
-    sim.set_defaults(func=_cmd_sim_printer)
+    add_sim_parser(sub)
 
     asyncapi = sub.add_parser("asyncapi", help="print the MQTT contract as AsyncAPI YAML")
     asyncapi.set_defaults(func=_cmd_asyncapi)
@@ -116,6 +124,13 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("--password", help="read from standard input when left out")
     user.set_defaults(func=_cmd_user_add)
     return parser
+
+
+def _kiosk_url(value: str) -> tuple[str, str]:
+    kiosk, sep, url = value.partition("=")
+    if not sep or not kiosk or not url:
+        raise argparse.ArgumentTypeError(f"expected kI=URL, got {value!r}")
+    return kiosk, url
 
 
 def _add_config_args(cmd: argparse.ArgumentParser) -> None:

@@ -146,6 +146,8 @@ class Demo:
     ports: Ports
     kiosks: list[str]
     secrets: dict[str, str]
+    external_printers: dict[str, str] = field(default_factory=dict)  # kiosk → pyserial URL
+    external_idreaders: dict[str, str] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
 
     def _python(self, *args: str) -> list[str]:
@@ -207,17 +209,8 @@ class Demo:
             },
         ).write(kiosk_dir / "edge")
         self._add(f"{kiosk}-edge-broker", [mosquitto_binary(), "-c", str(conf)])
-        tty = kiosk_dir / "printer.tty"
-        receipts = self.state_dir / "receipts" / kiosk
-        self._add(
-            f"{kiosk}-printer-sim",
-            self._python(
-                "firmware_bridge.sim.printer", "--link", str(tty), "--receipts", str(receipts)
-            ),
-            # A simulator stands in for a device with a CPU of its own: its rendering of
-            # receipts to PNG must not take the kiosk software's share of this machine.
-            niceness=SIMULATOR_NICENESS,
-        )
+        printer = self._device(kiosk, "printer", self.external_printers)
+        idreader = self._device(kiosk, "idreader", self.external_idreaders)
         identity = {"id": kiosk, "centre": CENTRE}
         bridge = _write_json(
             self.state_dir / "config" / f"bridge-{kiosk}.json",
@@ -225,7 +218,12 @@ class Demo:
                 "state_dir": str(kiosk_dir),
                 "kiosk": identity,
                 "mqtt": self._mqtt(self.ports.edge(i), "bridge", self.secrets[f"{kiosk}-bridge"]),
-                "bridge": {"printer": {"port": str(tty), "spool_dir": str(kiosk_dir / "spool")}},
+                "bridge": {
+                    "printer": {"port": printer, "spool_dir": str(kiosk_dir / "spool")},
+                    "idreader": {"port": idreader},
+                    # No GPIO header on a PC: gpiozero's mock pins stand in.
+                    "gpio": {"pin_factory": "mock"},
+                },
             },
         )
         touch = _write_json(
@@ -240,6 +238,25 @@ class Demo:
         self._add(f"{kiosk}-bridge", self._python("kiosk.cli", "bridge", "--config", str(bridge)))
         self._add(f"{kiosk}-touch", self._python("kiosk.cli", "touch", "--config", str(touch)))
 
+    def _device(self, kiosk: str, device: str, external: dict[str, str]) -> str:
+        """The serial port of ``device``: an external pyserial URL, or a simulator's pty.
+
+        A simulator stands in for a device with a CPU of its own: it runs at a lower
+        priority, so rendering receipts to PNG does not take the kiosk software's share.
+        """
+        if kiosk in external:
+            return external[kiosk]
+        link = self.state_dir / "kiosks" / kiosk / f"{device}.tty"
+        argv = ["--link", str(link)]
+        if device == "printer":
+            argv += ["--receipts", str(self.state_dir / "receipts" / kiosk)]
+        self._add(
+            f"{kiosk}-{device}-sim",
+            self._python(f"firmware_bridge.sim.{device}", *argv),
+            niceness=SIMULATOR_NICENESS,
+        )
+        return str(link)
+
     @staticmethod
     def _mqtt(port: int, user: str, password: str) -> dict[str, Any]:
         return {"host": "127.0.0.1", "port": port, "username": user, "password": password}
@@ -252,17 +269,14 @@ class Demo:
             self._wait_started(child)
 
     def _wait_started(self, child: Child) -> None:
-        """Wait for the parts the next ones depend on (brokers, the printer's pty)."""
+        """Wait for the parts the next ones depend on (brokers, the simulators' ptys)."""
         port = self._port_of(child.name)
         ok = True
         if port is not None and "broker" in child.name:
             ok = wait_for_port("127.0.0.1", port, START_TIMEOUT)
-        elif child.name.endswith("printer-sim"):
-            ok = _wait(
-                lambda: (
-                    self.state_dir / "kiosks" / child.name.split("-")[0] / "printer.tty"
-                ).exists()
-            )
+        elif child.name.endswith("-sim"):
+            kiosk, device = child.name.split("-")[:2]
+            ok = _wait((self.state_dir / "kiosks" / kiosk / f"{device}.tty").exists)
         if not ok:
             raise DemoError(f"{child.name} did not start; see {child.log}")
 
@@ -373,7 +387,14 @@ def _create_admin(demo: Demo) -> None:
     ensure_user(settings.hub.database_url, "admin", demo.secrets["admin"], role="admin")
 
 
-def run_demo(state_dir: Path, *, port_base: int = 8000, kiosks: int = 1) -> int:
+def run_demo(
+    state_dir: Path,
+    *,
+    port_base: int = 8000,
+    kiosks: int = 1,
+    printers: dict[str, str] | None = None,
+    idreaders: dict[str, str] | None = None,
+) -> int:
     """Run until SIGINT or SIGTERM; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s demo: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the hub's own log has them
@@ -383,7 +404,14 @@ def run_demo(state_dir: Path, *, port_base: int = 8000, kiosks: int = 1) -> int:
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     ids = kiosk_ids(kiosks)
-    demo = Demo(state_dir, Ports(port_base), ids, _secrets(state_dir, ids))
+    demo = Demo(
+        state_dir,
+        Ports(port_base),
+        ids,
+        _secrets(state_dir, ids),
+        external_printers=printers or {},
+        external_idreaders=idreaders or {},
+    )
     stopping: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:

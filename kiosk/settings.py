@@ -81,8 +81,53 @@ class PrinterSettings(_Section):
     spool_dir: Path = Path("/var/lib/kiosk/spool")
 
 
+Pin = int | str  # a BCM number (17) or any name gpiozero accepts ("GPIO17", "BOARD11")
+
+
+class IdReaderSettings(_Section):
+    """The resident ID-card reader (SAM protocol over serial, 115200 8N1)."""
+
+    enabled: bool = True
+    port: str = Field(default="/dev/kiosk-idreader", description="device path or pyserial URL")
+    baudrate: int = Field(default=115200, gt=0)
+    poll_interval: float = Field(
+        default=0.3, gt=0, le=5, description="seconds between find-card polls"
+    )
+    command_timeout: float = Field(
+        default=0.5, gt=0, le=10, description="seconds for a reset, find or select answer"
+    )
+    read_timeout: float = Field(
+        default=2.0, gt=0, le=10, description="seconds for the 1295-byte text and photo answer"
+    )
+    fault_retry: float = Field(
+        default=5.0, gt=0, description="seconds between resets of a faulty SAM or a lost port"
+    )
+
+
+class GpioSettings(_Section):
+    """Help button, status LED and motion sensor; a pin left out means "not fitted"."""
+
+    enabled: bool = True
+    pin_factory: Literal["auto", "mock"] = Field(
+        default="auto", description="auto: gpiozero's default (lgpio on a Pi); mock: no hardware"
+    )
+    help_button: Pin | None = 17
+    help_pull_up: bool = Field(default=True, description="button wired to ground")
+    help_burst: float = Field(
+        default=3.0, gt=0, description="presses closer than this are one call for help"
+    )
+    bounce_time: float = Field(default=0.05, ge=0, description="seconds of contact bounce")
+    status_led: Pin | None = 27
+    motion_sensor: Pin | None = 22
+    motion_interval: float = Field(
+        default=5.0, ge=0, description="at most one motion event per this many seconds"
+    )
+
+
 class BridgeSettings(_Section):
     printer: PrinterSettings = PrinterSettings()
+    idreader: IdReaderSettings = IdReaderSettings()
+    gpio: GpioSettings = GpioSettings()
 
 
 class HubSettings(_Section):

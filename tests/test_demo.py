@@ -19,7 +19,7 @@ def test_demo_json_names_every_part(demo: dict[str, Any]) -> None:
     expected = {"central-broker", "hub"} | {
         f"{k}-{part}"
         for k in ("k1", "k2")
-        for part in ("edge-broker", "printer-sim", "bridge", "touch")
+        for part in ("edge-broker", "printer-sim", "idreader-sim", "bridge", "touch")
     }
     assert set(demo["pids"]) == expected
     assert all(isinstance(pid, int) for pid in demo["pids"].values())

@@ -114,15 +114,25 @@ class SerialPrinter:
         with self._lock:
             if self._port is not None:
                 return
+            port = self._settings.port
             try:
-                self._port = serial.Serial(
-                    self._settings.port,
-                    self._settings.baudrate,
-                    dsrdtr=self._settings.dsrdtr,
-                    exclusive=True,  # a second writer would interleave two tickets
-                    timeout=self._status_timeout,
-                    write_timeout=self._write_timeout(0),
-                )
+                if "://" in port:  # a pyserial URL (socket://, rfc2217://): no "exclusive"
+                    self._port = serial.serial_for_url(
+                        port,
+                        self._settings.baudrate,
+                        dsrdtr=self._settings.dsrdtr,
+                        timeout=self._status_timeout,
+                        write_timeout=self._write_timeout(0),
+                    )
+                else:
+                    self._port = serial.Serial(
+                        port,
+                        self._settings.baudrate,
+                        dsrdtr=self._settings.dsrdtr,
+                        exclusive=True,  # a second writer would interleave two tickets
+                        timeout=self._status_timeout,
+                        write_timeout=self._write_timeout(0),
+                    )
             except (serial.SerialException, OSError, ValueError) as err:
                 raise PrinterUnavailable(
                     f"cannot open the receipt printer on {self._settings.port}: {err}"

@@ -7,32 +7,33 @@ look like) and one line of ``jobs.jsonl`` with the arrival times of its first an
 byte, which the ticket benchmark reads.
 
 Faults on demand: set :attr:`PrinterSimulator.paper`, ``silent``, ``offline`` or
-``cover_open``; from the command line, ``SIGUSR1`` cycles the paper (ok → near_end → out)
-and ``SIGUSR2`` toggles silence.
+``cover_open``, or call ``unplug()`` / ``replug()`` / ``inject_garbage()``; from the command
+line, the control socket (``--control``, default: the link with the suffix ``.ctl``) takes
+the actions of :mod:`firmware_bridge.sim.control`, ``SIGUSR1`` cycles the paper (ok →
+near_end → out) and ``SIGUSR2`` toggles silence.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
 import queue
-import select
 import signal
 import sys
 import threading
 import time
-import tty
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any, Literal, get_args
 
 from firmware_bridge.printer.escpos import PAPER_DOTS
+from firmware_bridge.sim.ctl import ControlServer, SimControlError, then
 from firmware_bridge.sim.escpos_stream import Command, Tokenizer
 from firmware_bridge.sim.paper import Page, page_png, page_text
+from firmware_bridge.sim.pty import PtyDevice
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,8 +41,10 @@ PaperState = Literal["ok", "near_end", "out"]
 PAPER_STATES: tuple[PaperState, ...] = get_args(PaperState)
 
 IDLE_GAP = 1.0  # seconds of silence after which pending bytes are taken as a whole job
-READ_SIZE = 4096
 JOURNAL = "jobs.jsonl"
+# What a printer's serial line says when it is being plugged in or has a loose contact:
+# no valid status byte (bit 4 set, bits 0 and 7 clear) among it.
+GARBAGE = b"\xff\x00\xaa\x81\xff"
 
 
 def status_reply(
@@ -71,8 +74,10 @@ class _Job:
     commands: list[Command] = field(default_factory=list)
 
 
-class PrinterSimulator:
+class PrinterSimulator(PtyDevice):
     """A pty that behaves like an ESC/POS receipt printer. Use as a context manager."""
+
+    kind = "printer"
 
     def __init__(
         self,
@@ -84,9 +89,9 @@ class PrinterSimulator:
         idle_gap: float = IDLE_GAP,
         encoding: str = "gb18030",
     ) -> None:
-        self.link = link
+        # A pty ignores the baud rate: when set, receiving sleeps the wire time.
+        super().__init__(link, baud=baud)
         self.receipts_dir = receipts_dir
-        self.baud = baud  # a pty ignores the baud rate: when set, we sleep the wire time
         self.dots = PAPER_DOTS[paper_width_mm]
         self.idle_gap = idle_gap
         self.encoding = encoding
@@ -97,19 +102,13 @@ class PrinterSimulator:
         self.cover_open = False
         self.garbage_bytes = 0  # bytes that were no command at all
         self.status_queries = 0
-        self.device = ""
-        self._master = -1
-        self._slave = -1
-        self._wake_r = -1
-        self._wake_w = -1
-        self._stopping = threading.Event()
         self._tokenizer = Tokenizer()
         self._job: _Job | None = None
+        self._job_lock = threading.Lock()  # the reader thread and unplug() both end jobs
         self._last_read = 0.0  # time.monotonic() of the latest bytes
         self._finished: queue.Queue[_Job | None] = queue.Queue()
         self._saved = threading.Condition()
         self._next_number = 1
-        self._reader: threading.Thread | None = None
         self._writer: threading.Thread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -118,50 +117,58 @@ class PrinterSimulator:
         """Create the pty and the link, and start reading. The link exists on return."""
         self.receipts_dir.mkdir(parents=True, exist_ok=True)
         self._next_number = _first_free_number(self.receipts_dir)
-        self._master, self._slave = os.openpty()
-        # Raw: no echo, no CR/LF translation; the driver's own settings come on top.
-        tty.setraw(self._slave)
-        # Holding the slave open ourselves keeps the master from EIO when the driver closes.
-        self.device = os.ttyname(self._slave)
-        self._wake_r, self._wake_w = os.pipe()
-        _replace_symlink(self.link, self.device)
-        self._reader = threading.Thread(target=self._read_loop, name="printer-sim-read")
         self._writer = threading.Thread(target=self._write_loop, name="printer-sim-save")
-        self._reader.daemon = self._writer.daemon = True
-        self._reader.start()
+        self._writer.daemon = True
         self._writer.start()
-        _LOGGER.info("printer simulator on %s (%s)", self.link, self.device)
+        super().start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop reading, save what was received so far, remove the link."""
-        if self._reader is None:
+        if self._writer is None:
             return
-        self._stopping.set()
-        os.write(self._wake_w, b"\0")
-        self._reader.join(timeout)
-        self._end_of_input()
+        super().stop(timeout)
         self._finished.put(None)
-        if self._writer is not None:
-            self._writer.join(timeout)
-        with contextlib.suppress(OSError):
-            if os.readlink(self.link) == self.device:
-                self.link.unlink()
-        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._reader = self._writer = None
+        self._writer.join(timeout)
+        self._writer = None
 
-    def __enter__(self) -> PrinterSimulator:
-        self.start()
-        return self
+    def _before_unplug(self) -> None:
+        self._end_of_input()  # what arrived before the cable was pulled is on paper
 
-    def __exit__(
-        self,
-        _type: type[BaseException] | None,
-        _value: BaseException | None,
-        _tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    # --- faults -------------------------------------------------------------------------
+
+    def inject_garbage(self, data: bytes = GARBAGE) -> None:
+        """Noise on the line, unasked."""
+        self.send(data)
+
+    def control(self, action: str, arg: str | None) -> str:
+        """One control action (see :mod:`firmware_bridge.sim.control`); the text to show."""
+        handlers: dict[str, Callable[[str | None], str]] = {
+            "paper-out": lambda _arg: self._set(paper="out"),
+            "paper-low": lambda _arg: self._set(paper="near_end"),
+            "paper-ok": lambda _arg: self._set(paper="ok"),
+            "cover-open": lambda _arg: self._set(cover_open=True),
+            "cover-close": lambda _arg: self._set(cover_open=False),
+            "unplug": then(self.unplug, "printer unplugged"),
+            "replug": then(self.replug, "printer plugged in"),
+            "garbage": then(self.inject_garbage, f"{len(GARBAGE)} bytes of garbage"),
+            "status": lambda _arg: self.describe(),
+        }
+        handler = handlers.get(action)
+        if handler is None:
+            raise SimControlError(f"the printer simulator does not know {action!r}")
+        return handler(arg)
+
+    def _set(self, *, paper: PaperState | None = None, cover_open: bool | None = None) -> str:
+        if paper is not None:
+            self.paper = paper
+        if cover_open is not None:
+            self.cover_open = cover_open
+        return self.describe()
+
+    def describe(self) -> str:
+        plugged = "plugged in" if self.plugged else "unplugged"
+        cover = "open" if self.cover_open else "closed"
+        return f"printer: {plugged}, paper {self.paper}, cover {cover}, {len(self.jobs())} jobs"
 
     # --- reading the saved jobs ---------------------------------------------------------
 
@@ -182,22 +189,6 @@ class PrinterSimulator:
 
     # --- the reader thread --------------------------------------------------------------
 
-    def _read_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                ready, _, _ = select.select(
-                    [self._master, self._wake_r], [], [], self._idle_timeout()
-                )
-                if self._master in ready:
-                    self._receive(os.read(self._master, READ_SIZE))
-                elif not ready:
-                    self._on_idle()
-            except OSError as err:  # the pty itself failed: do not spin on it
-                _LOGGER.error("printer simulator: cannot read the pty: %s", err)
-                self._stopping.wait(0.5)
-            except Exception:  # a simulator bug must not look like a dead printer
-                _LOGGER.exception("printer simulator: cannot handle the bytes received")
-
     def _idle_timeout(self) -> float | None:
         if self._job is None and not self._tokenizer.pending:
             return None
@@ -209,22 +200,20 @@ class PrinterSimulator:
             time.sleep(len(data) * 10 / self.baud)
         arrived = time.time()
         self._last_read = time.monotonic()
-        for command in self._tokenizer.feed(data):
-            self._handle(command, started, arrived)
+        with self._job_lock:
+            for command in self._tokenizer.feed(data):
+                self._handle(command, started, arrived)
 
     def _on_idle(self) -> None:
-        if time.monotonic() - self._last_read < self.idle_gap:
-            return
-        now = time.time()
-        for command in self._tokenizer.flush():
-            self._handle(command, now, now)
-        self._finish_job()
+        if time.monotonic() - self._last_read >= self.idle_gap:
+            self._end_of_input()
 
     def _end_of_input(self) -> None:
         now = time.time()
-        for command in self._tokenizer.flush():
-            self._handle(command, now, now)
-        self._finish_job()
+        with self._job_lock:
+            for command in self._tokenizer.flush():
+                self._handle(command, now, now)
+            self._finish_job()
 
     def _handle(self, command: Command, started: float, arrived: float) -> None:
         if command.name == "status":
@@ -250,7 +239,7 @@ class PrinterSimulator:
             kind, paper=self.paper, offline=self.offline, cover_open=self.cover_open
         )
         if reply is not None:
-            os.write(self._master, bytes([reply]))
+            self.send(bytes([reply]))
 
     def _finish_job(self) -> None:
         if self._job is not None:
@@ -319,15 +308,6 @@ def _temp_file(folder: Path, number: int, suffix: str, content: bytes) -> Path:
     return temp
 
 
-def _replace_symlink(link: Path, target: str) -> None:
-    """Point ``link`` at ``target`` in one step, replacing a stale link of an earlier run."""
-    link.parent.mkdir(parents=True, exist_ok=True)
-    temp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
-    temp.unlink(missing_ok=True)
-    os.symlink(target, temp)
-    os.replace(temp, link)
-
-
 # --- command line -------------------------------------------------------------------------
 
 
@@ -338,6 +318,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--link", type=Path, required=True, help="symlink to the pty to create")
     parser.add_argument("--receipts", type=Path, required=True, help="folder for the jobs")
+    parser.add_argument(
+        "--control", type=Path, default=None, help="control socket (default: LINK with .ctl)"
+    )
     parser.add_argument("--baud", type=int, default=None, help="sleep the wire time at N baud")
     parser.add_argument("--paper", choices=PAPER_STATES, default="ok")
     parser.add_argument("--paper-width", type=int, choices=(58, 80), default=80)
@@ -370,12 +353,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGUSR1, on_paper)
     signal.signal(signal.SIGUSR2, on_silent)
+    control = ControlServer(args.control or args.link.with_suffix(".ctl"), sim.control)
     sim.start()
+    control.start()
     try:
         print(f"PRINTER-SIM READY {args.link}", flush=True)
         while not stop.wait(0.5):
             pass
     finally:
+        control.stop()
         sim.stop()
     return 0
 

@@ -241,3 +241,10 @@ def test_command_line_runs_until_sigterm(tmp_path: Path) -> None:
             process.wait(WAIT)
     assert not link.is_symlink()
     assert (tmp_path / "receipts" / "1.txt").read_text(encoding="utf-8") == "再见\n"
+
+
+def test_a_pyserial_url_is_a_printer_port_too() -> None:
+    # loop:// echoes the status query: not a status byte, so "unknown", never "ok".
+    with SerialPrinter(PrinterSettings(port="loop://")) as printer:
+        printer.write(b"\x1b@")
+        assert printer.status() == PrinterStatus(online=None, paper="unknown", cover_open=None)

@@ -6,14 +6,12 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from paho.mqtt.properties import Properties
 
 from firmware_bridge.printer.driver import SerialPrinter
 from firmware_bridge.service import FirmwareBridge, bridge_will, create_bridge
@@ -21,63 +19,15 @@ from firmware_bridge.sim.printer import PrinterSimulator
 from firmware_bridge.spool import Spool
 from kiosk.domain.receipt import Text
 from kiosk.protocol import topics
-from kiosk.protocol.client import MqttLink
-from kiosk.protocol.messages import DeviceState, PrintJob, PrintResult, decode
+from kiosk.protocol.messages import DeviceState, PrintJob, decode
 from kiosk.settings import BridgeSettings, KioskSettings, PrinterSettings, Settings
 from tests.brokers import CENTRE, KIOSK, RunningBroker
 from tests.firmware_bridge.helpers import WAIT, eventually, ticket
+from tests.firmware_bridge.mqtt import Touch
 
 FAST: dict[str, Any] = {"retry_min": 0.05, "retry_max": 0.2, "poll_interval": 0.3}
 BRIDGE_TOPIC = topics.kiosk_device(KIOSK, "bridge")
 PRINTER_TOPIC = topics.kiosk_device(KIOSK, "printer")
-
-
-class Touch:
-    """The touch app's side of the edge broker: sends print jobs, watches results and states."""
-
-    def __init__(self, broker: RunningBroker) -> None:
-        self._lock = threading.Lock()
-        self._results: list[PrintResult] = []
-        self._devices: dict[str, DeviceState] = {}
-        self.link = MqttLink(f"{KIOSK}-touch", broker.mqtt_settings("touch"))
-        self.link.subscribe(topics.PRINT_RESULT, self._on_result)
-        self.link.subscribe(f"{topics.SVC}/kiosk/{KIOSK}/device/+", self._on_device)
-        self.link.start()
-        assert self.link.wait_connected(WAIT)
-
-    def _on_result(self, _topic: str, payload: bytes, _props: Properties | None) -> None:
-        with self._lock:
-            self._results.append(decode(PrintResult, payload))
-
-    def _on_device(self, topic: str, payload: bytes, _props: Properties | None) -> None:
-        with self._lock:
-            self._devices[topic] = decode(DeviceState, payload)
-
-    def send(self, job: PrintJob | bytes) -> None:
-        self.link.publish(topics.PRINT_JOB, job).wait_for_publish(WAIT)
-
-    def statuses(self, job_id: str) -> list[str]:
-        with self._lock:
-            return [r.status for r in self._results if r.job_id == job_id]
-
-    def results(self, job_id: str) -> list[PrintResult]:
-        with self._lock:
-            return [r for r in self._results if r.job_id == job_id]
-
-    def device(self, topic: str) -> DeviceState | None:
-        with self._lock:
-            return self._devices.get(topic)
-
-    def wait_statuses(self, job_id: str, expected: list[str]) -> None:
-        eventually(lambda: self.statuses(job_id) == expected, f"{expected} for {job_id}")
-
-    def wait_device(self, topic: str, **fields: Any) -> DeviceState:
-        def matches() -> DeviceState | None:
-            state = self.device(topic)
-            ok = state is not None and all(getattr(state, k) == v for k, v in fields.items())
-            return state if ok else None
-
-        return eventually(matches, f"{topic} with {fields} (last: {self.device(topic)})")
 
 
 @pytest.fixture
