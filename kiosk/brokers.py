@@ -59,6 +59,7 @@ class CentralBroker:
     bind: str = "127.0.0.1"
     hub_user: str = "hub"
     observer_user: str = "observer"
+    tls: str = ""  # a TLS listener block, from kiosk.ca.TlsListener(...).config()
 
     def write(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -76,19 +77,17 @@ class CentralBroker:
         )
         _write_private(directory / "acl", acl)
         conf = directory / "mosquitto.conf"
-        _write_private(
-            conf,
-            _render(
-                "central.conf.template",
-                port=self.port,
-                bind=self.bind,
-                password_file=directory / "passwd",
-                acl_file=directory / "acl",
-                data_dir=directory / "data",
-                log_file=directory / "mosquitto.log",
-                run_user=getpass.getuser(),
-            ),
+        text = _render(
+            "central.conf.template",
+            port=self.port,
+            bind=self.bind,
+            password_file=directory / "passwd",
+            acl_file=directory / "acl",
+            data_dir=directory / "data",
+            log_file=directory / "mosquitto.log",
+            run_user=getpass.getuser(),
         )
+        _write_private(conf, text + self.tls)
         return conf
 
 

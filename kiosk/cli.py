@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from firmware_bridge.sim.control import add_parser as add_sim_parser
+from kiosk import ca, enroll
 from kiosk.settings import Settings, SettingsError, load_settings
 
 DEFAULT_STATE_DIR = Path("state/demo")
@@ -74,7 +75,13 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
         print("a password is required (--password or on standard input)", file=sys.stderr)
         return 2
     try:
-        create_user(settings.hub.database_url, args.username, password, role=args.role)
+        create_user(
+            settings.hub.database_url,
+            args.username,
+            password,
+            role=args.role,
+            centres=args.centre,
+        )
     except UserError as err:
         print(f"kiosk: {err}", file=sys.stderr)
         return 1
@@ -113,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
         cmd.set_defaults(func=func)
 
     add_sim_parser(sub)
+    enroll.add_parser(sub)
+    ca.add_parser(sub)
 
     asyncapi = sub.add_parser("asyncapi", help="print the MQTT contract as AsyncAPI YAML")
     asyncapi.set_defaults(func=_cmd_asyncapi)
@@ -120,7 +129,15 @@ def _parser() -> argparse.ArgumentParser:
     user = sub.add_parser("user-add", help="create a staff console user")
     _add_config_args(user)
     user.add_argument("username")
-    user.add_argument("--role", default="admin")
+    user.add_argument(
+        "--role", default="admin", help="admin, staff, case_handler, points_officer or auditor"
+    )
+    user.add_argument(
+        "--centre",
+        action="append",
+        default=[],
+        help="a centre the user may see (repeat); admins see all",
+    )
     user.add_argument("--password", help="read from standard input when left out")
     user.set_defaults(func=_cmd_user_add)
     return parser

@@ -82,7 +82,7 @@ def _secrets(state_dir: Path, kiosks: list[str]) -> dict[str, str]:
     """Passwords, kept across runs of the same state dir (the hub's DB keeps the admin)."""
     path = state_dir / "secrets.json"
     known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    names = ["admin", "hub", "observer", "console_key"]
+    names = ["admin", "hub", "observer", "console_key", "deployment"]
     for kiosk in kiosks:
         names += [kiosk, f"{kiosk}-touch", f"{kiosk}-bridge"]
     for name in names:
@@ -90,6 +90,12 @@ def _secrets(state_dir: Path, kiosks: list[str]) -> dict[str, str]:
     path.write_text(json.dumps(known, indent=2))
     path.chmod(0o600)
     return known
+
+
+def _write_secret(path: Path, secret: str) -> Path:
+    path.write_text(secret)
+    path.chmod(0o600)
+    return path
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> Path:
@@ -177,9 +183,8 @@ class Demo:
     def _hub_config(self) -> Path:
         hub_dir = self.state_dir / "hub"
         hub_dir.mkdir(parents=True, exist_ok=True)
-        key_file = hub_dir / "console.key"
-        key_file.write_text(self.secrets["console_key"])
-        key_file.chmod(0o600)
+        key_file = _write_secret(hub_dir / "console.key", self.secrets["console_key"])
+        deployment = _write_secret(hub_dir / "deployment.secret", self.secrets["deployment"])
         return _write_json(
             self.state_dir / "config" / "hub.json",
             {
@@ -189,6 +194,7 @@ class Demo:
                     "database_url": f"sqlite:///{(hub_dir / 'hub.sqlite3').resolve()}",
                     "port": self.ports.console,
                     "secret_key_file": str(key_file),
+                    "deployment_secret_file": str(deployment),
                     "centres": [{"code": CENTRE, "name": CENTRE_NAME, "services": SERVICES}],
                 },
             },
@@ -211,7 +217,9 @@ class Demo:
         self._add(f"{kiosk}-edge-broker", [mosquitto_binary(), "-c", str(conf)])
         printer = self._device(kiosk, "printer", self.external_printers)
         idreader = self._device(kiosk, "idreader", self.external_idreaders)
-        identity = {"id": kiosk, "centre": CENTRE}
+        # Each kiosk's own copy of the deployment secret, as `kiosk enroll` provisions it.
+        secret = _write_secret(kiosk_dir / "deployment.secret", self.secrets["deployment"])
+        identity = {"id": kiosk, "centre": CENTRE, "deployment_secret_file": str(secret)}
         bridge = _write_json(
             self.state_dir / "config" / f"bridge-{kiosk}.json",
             {
@@ -315,6 +323,7 @@ class Demo:
             "urls": {
                 "console": console,
                 "display": f"{console}display/{CENTRE}",
+                "fleet": f"{console}fleet",
                 "touch": touch_urls,
             },
             "ports": {

@@ -52,6 +52,9 @@ class CentreSettings(_Section):
 class KioskSettings(_Section):
     id: str = "k1"
     centre: str = "demo"
+    deployment_secret_file: Path | None = Field(
+        default=None, description="this kiosk's copy of the deployment secret (person keys)"
+    )
 
 
 class TouchSettings(_Section):
@@ -138,6 +141,25 @@ class HubSettings(_Section):
     threads: int = Field(default=16, ge=1)
     board_size: int = Field(default=8, ge=1, description="calls kept on the call display")
     centres: list[CentreSettings] = []
+    offline_alert_minutes: int = Field(default=5, ge=1, description="offline this long: alert")
+    alert_webhook_url: str | None = Field(default=None, description="POST alerts here")
+    alert_webhook_secret_file: Path | None = Field(
+        default=None, description="HMAC key that signs webhook bodies (X-Kiosk-Signature)"
+    )
+    session_hours: float = Field(default=12, gt=0, description="longest console login")
+    session_idle_minutes: float = Field(default=60, gt=0, description="idle console logout")
+    cookie_secure: bool = Field(default=False, description="Secure cookie even on plain HTTP")
+    proxy_hops: int = Field(default=0, ge=0, description="trusted proxies (X-Forwarded-*)")
+    metrics_token_file: Path | None = Field(
+        default=None, description="bearer token for /metrics from other hosts"
+    )
+    display_frame_ancestors: str | None = Field(
+        default=None, description="CSP frame-ancestors of the call display (None: any)"
+    )
+    command_expiry_seconds: int = Field(default=300, ge=1, description="remote commands expire")
+    deployment_secret_file: Path | None = Field(
+        default=None, description="the hub's copy of the deployment secret"
+    )
 
 
 class Settings(_Section):

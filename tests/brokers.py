@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk.brokers import CentralBroker, EdgeBroker, start_mosquitto
 from kiosk.netutil import free_port, wait_for_port
@@ -74,6 +78,34 @@ def central_broker(
         broker.stop()
 
 
+def wait_bridge_up(central: RunningBroker, kiosk: str, timeout: float = 15.0) -> None:
+    """Wait until the kiosk's edge bridge is connected to the central broker.
+
+    Mosquitto sets up a bridge's local subscriptions when it first connects: a message
+    published on the edge broker before that is not forwarded, so tests wait for this.
+    """
+    up = threading.Event()
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"bridge-probe-{_password()}", protocol=mqtt.MQTTv5
+    )
+    client.username_pw_set("observer", central.users["observer"])
+
+    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        if msg.payload == b"1":
+            up.set()
+
+    client.on_message = on_message
+    client.connect("127.0.0.1", central.port)
+    client.subscribe(f"$SYS/broker/connection/{kiosk}-edge/state", qos=1)
+    client.loop_start()
+    try:
+        if not up.wait(timeout):
+            raise RuntimeError(f"the edge bridge of {kiosk} did not connect within {timeout} s")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
 @contextmanager
 def edge_broker(
     directory: Path, central: RunningBroker, kiosk: str = KIOSK, centre: str = CENTRE
@@ -91,6 +123,7 @@ def edge_broker(
     ).write(directory)
     broker = _launch(conf, port, users)
     try:
+        wait_bridge_up(central, kiosk)
         yield broker
     finally:
         broker.stop()

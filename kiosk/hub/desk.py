@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from kiosk.domain.queue import service_day
-from kiosk.hub import fleet, tickets
+from kiosk.hub import audit, fleet, tickets
 from kiosk.hub.catalogue import Catalogue, Centre
 from kiosk.hub.db import Database
 from kiosk.hub.fleet import KioskView
@@ -65,6 +65,7 @@ class QueueDesk:
     # --- kiosks ----------------------------------------------------------------------
 
     def kiosk_state(self, message: KioskState) -> bool:
+        """Apply a state; False when stale. fleet.Refused: wrong centre, or revoked."""
         with self.database.write() as session:
             accepted = fleet.record_state(session, message, self.now())
         if accepted:
@@ -79,9 +80,16 @@ class QueueDesk:
         with self.database.write() as session:
             fleet.record_uplink(session, kiosk, up, self.now())
 
-    def kiosks(self, centre: str | None = None) -> list[KioskView]:
+    def seen(self, kiosk: str) -> None:
+        """Any other message of the kiosk's own (an event); Refused if it is revoked."""
+        with self.database.write() as session:
+            fleet.record_seen(session, kiosk, self.now())
+
+    def kiosks(
+        self, centre: str | None = None, *, scope: frozenset[str] | None = None
+    ) -> list[KioskView]:
         with self.database.read() as session:
-            return fleet.list_kiosks(session, centre)
+            return fleet.list_kiosks(session, centre, scope=scope)
 
     def centre_of(self, kiosk: str) -> Centre:
         """The centre a kiosk announced; refused with ``unknown_kiosk`` before it did."""
@@ -106,11 +114,25 @@ class QueueDesk:
                 session, centre, service, event_id=event_id, kiosk=kiosk, now=self.now()
             )
 
-    def call_next(self, centre: str, counter: int, *, actor: str) -> Call | None:
-        """Call the next ticket to ``counter``; None when nobody waits."""
+    def call_next(
+        self, centre: str, counter: int, *, actor: str, remote_addr: str | None = None
+    ) -> Call | None:
+        """Call the next ticket to ``counter``; None when nobody waits. Audited."""
         where = self.catalogue.centre(centre)
+        now = self.now()
         with self.database.write() as session:
-            call = tickets.call_next(session, where, counter, self.now(), actor=actor)
+            call = tickets.call_next(session, where, counter, now, actor=actor)
+            audit.record(
+                session,
+                now,
+                actor,
+                "ticket.call_next",
+                f"ticket:{call.number}" if call else "",
+                centre=where.code,
+                remote_addr=remote_addr,
+                detail={"counter": counter},
+                outcome="ok" if call else "empty",
+            )
         if call is not None:
             self._announce(where.code)
         return call

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal, get_args
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -23,6 +24,8 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -42,8 +45,19 @@ TicketEventType = Literal[
     "issued", "called", "recalled", "serving", "done", "skipped", "no_show", "transferred"
 ]
 TICKET_EVENT_TYPES: tuple[str, ...] = get_args(TicketEventType)
-Role = Literal["admin", "staff"]
+# staff: centre staff at the counters. auditor: reads everything granted, changes nothing.
+Role = Literal["admin", "staff", "case_handler", "points_officer", "auditor"]
 ROLES: tuple[str, ...] = get_args(Role)
+AlertKind = Literal["offline", "paper_out", "paper_low", "printer_fault", "reader_fault", "help"]
+ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
+AlertStatus = Literal["open", "acknowledged", "resolved"]
+ALERT_STATUSES: tuple[str, ...] = get_args(AlertStatus)
+CommandName = Literal["print_test", "reload", "rebirth", "config"]
+COMMAND_NAMES: tuple[str, ...] = get_args(CommandName)
+CommandStatus = Literal["sent", "done", "failed", "refused", "expired"]
+COMMAND_STATUSES: tuple[str, ...] = get_args(CommandStatus)
+WebhookStatus = Literal["none", "pending", "sent", "failed"]
+WEBHOOK_STATUSES: tuple[str, ...] = get_args(WebhookStatus)
 
 ID_LENGTH = 32  # kiosk, centre and service ids (topics.check_id allows 32)
 EVENT_ID_LENGTH = 64  # messages.Envelope.id and TicketTakeParams.event_id allow 64
@@ -162,10 +176,18 @@ class Kiosk(Base):
     uplink: Mapped[str | None] = mapped_column(String(8))
     last_seen: Mapped[datetime]
     devices: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Since when the kiosk is not online (its state or its bridge); None while online.
+    offline_since: Mapped[datetime | None]
+    # Set by `kiosk enroll`: the centre its credentials were made for. A state message that
+    # claims another centre is refused, so a kiosk cannot take tickets elsewhere.
+    enrolled_centre: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    enrolled_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class User(Base):
-    """A staff console account. Only a salted hash of the password is kept."""
+    """A staff console account. Only a salted hash of the password is kept (argon2id;
+    older werkzeug hashes are still checked and replaced at the next login)."""
 
     __tablename__ = "users"
     __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
@@ -175,3 +197,102 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Bumped when the password changes or the account is disabled: console sessions signed
+    # before that carry the old number and end at their next request.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+
+class UserCentre(Base):
+    """A centre a (non-admin) user may see and act on."""
+
+    __tablename__ = "user_centres"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    centre: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+
+
+class Alert(Base):
+    """Something staff must look at: a kiosk offline, a printer out of paper, a resident who
+    pressed the help button. At most one unresolved alert per kiosk and kind; a repeat of
+    the cause bumps ``count``. Resolved alerts stay as history."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ALERT_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", ALERT_STATUSES), name="status"),
+        CheckConstraint(_one_of("webhook", WEBHOOK_STATUSES), name="webhook"),
+        Index(None, "status", "opened_at"),
+        # The database refuses a second unresolved alert for one kiosk and kind, even from
+        # two hub workers at once.
+        Index(
+            "uq_alerts_kiosk_kind_unresolved",
+            "kiosk",
+            "kind",
+            unique=True,
+            sqlite_where=text("status != 'resolved'"),
+            postgresql_where=text("status != 'resolved'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kiosk: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    centre: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    opened_at: Mapped[datetime]
+    # The last time the cause was seen again (a second help press, paper still out).
+    updated_at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    webhook: Mapped[str] = mapped_column(String(8), default="none")
+
+
+class AuditEntry(Base):
+    """Append-only: who did what, when and from where. Nothing in the code updates or
+    deletes a row (the console shows and exports them only)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime]
+    # "user:clerk1", "cli:root", "hub" (automatic changes).
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    centre: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class KioskCommand(Base):
+    """A remote command sent to a kiosk, with its deadline and, once back, its result."""
+
+    __tablename__ = "kiosk_commands"
+    __table_args__ = (
+        CheckConstraint(_one_of("name", COMMAND_NAMES), name="name"),
+        CheckConstraint(_one_of("status", COMMAND_STATUSES), name="status"),
+        Index(None, "kiosk", "created_at"),
+        Index(None, "status", "expires_at"),
+    )
+
+    # The envelope id of the command message; the kiosk's result names it.
+    id: Mapped[str] = mapped_column(String(EVENT_ID_LENGTH), primary_key=True)
+    kiosk: Mapped[str] = mapped_column(String(ID_LENGTH))
+    centre: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    name: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    actor: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    finished_at: Mapped[datetime | None]

@@ -1,9 +1,10 @@
 """``kiosk hub``: the hub process. The one place where its real parts are wired together.
 
-Start: migrate the database, connect the MQTT worker (in the background, retrying until
-the broker answers), serve the console with waitress. SIGTERM or SIGINT: stop taking
-HTTP requests (running ones finish), publish the hub's retained offline state,
-disconnect, close the database, return 0.
+Start: migrate the database, start the fleet monitor (offline sweeps, alert webhook),
+connect the MQTT worker (in the background, retrying until the broker answers), serve the
+console with waitress. SIGTERM or SIGINT: stop taking HTTP requests (running ones finish),
+publish the hub's retained offline state, disconnect, stop the monitor, close the
+database, return 0.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ import waitress
 
 from kiosk.hub.app import create_app
 from kiosk.hub.catalogue import Catalogue
+from kiosk.hub.commands import CommandDesk
 from kiosk.hub.db import Database, migrate
 from kiosk.hub.desk import QueueDesk
+from kiosk.hub.monitor import FleetMonitor
+from kiosk.hub.options import hub_options
 from kiosk.hub.worker import HubWorker
 from kiosk.settings import Settings
 
@@ -35,10 +39,12 @@ class _Stop(SystemExit):
 class _Hub:
     database: Database
     worker: HubWorker
+    monitor: FleetMonitor
     server: Any  # waitress has no type hints
 
     def close(self) -> None:
         self.worker.stop()
+        self.monitor.stop()
         self.database.dispose()
 
 
@@ -79,10 +85,23 @@ def _start(settings: Settings) -> _Hub:
     desk = QueueDesk(
         database, Catalogue.from_settings(settings.hub), board_size=settings.hub.board_size
     )
-    worker = HubWorker(settings.mqtt, desk)
+    options = hub_options(settings)
+    monitor = FleetMonitor(database, options.fleet, clock=desk.now)
+    commands = CommandDesk(database, clock=desk.now, expiry=options.command_expiry)
+    worker = HubWorker(settings.mqtt, desk, monitor=monitor, commands=commands)
+    commands.publisher = worker.publish_command
+    monitor.sweepers.append(commands.expire_overdue)
+    monitor.start()
     worker.start()
     try:
-        app = create_app(settings, desk, mqtt_connected=lambda: worker.is_connected)
+        app = create_app(
+            settings,
+            desk,
+            mqtt_connected=lambda: worker.is_connected,
+            monitor=monitor,
+            options=options,
+            commands=commands,
+        )
         server = waitress.create_server(
             app,
             host=settings.hub.host,
@@ -92,6 +111,7 @@ def _start(settings: Settings) -> _Hub:
         )
     except BaseException:
         worker.stop()
+        monitor.stop()
         database.dispose()
         raise
-    return _Hub(database, worker, server)
+    return _Hub(database, worker, monitor, server)

@@ -1,21 +1,45 @@
-"""Staff console accounts: salted password hashes (werkzeug), a role each."""
+"""Staff console accounts: argon2id password hashes, a role, the centres granted.
+
+Hashes are argon2id (argon2-cffi's defaults: RFC 9106's low-memory profile, t=3, 64 MiB,
+p=4, about 0.15 s here). Accounts made before argon2 carry werkzeug hashes (scrypt or
+pbkdf2): those are still checked, and replaced by an argon2id hash at the next successful
+login, as are argon2 hashes made with weaker parameters than today's.
+
+A user sees only the centres granted to them; an admin sees every centre.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import getpass
+import hmac
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash
 
+from kiosk.hub import audit
 from kiosk.hub.db import Database, migrate
-from kiosk.hub.models import ROLES, User
+from kiosk.hub.models import ROLES, User, UserCentre
+from kiosk.protocol import topics
 
 MIN_PASSWORD_LENGTH = 8
 
-# Checked when the username is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a password of anyone")
+# Replaced by tests with cheap parameters; production keeps the library's defaults.
+HASHER = PasswordHasher()
+_WERKZEUG_PREFIXES = ("scrypt:", "pbkdf2:")
+
+ROLE_LABELS = {
+    "admin": "管理员",
+    "staff": "窗口工作人员",
+    "case_handler": "诉求办理人员",
+    "points_officer": "积分管理员",
+    "auditor": "审计员（只读）",
+}
 
 
 class UserError(ValueError):
@@ -26,67 +50,230 @@ class UserError(ValueError):
 class StaffUser:
     username: str
     role: str
+    # The centres this user may see and act on; None: every centre (admin).
+    centres: frozenset[str] | None = None
+    session_version: int = 1
+
+    @property
+    def scope(self) -> frozenset[str] | None:
+        return self.centres
+
+    def may_see(self, centre: str | None) -> bool:
+        return self.centres is None or (centre is not None and centre in self.centres)
 
 
-def _check(username: str, password: str, role: str) -> None:
+def hash_password(password: str) -> str:
+    return HASHER.hash(password)
+
+
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    # Checked when the username is unknown, so a wrong name takes as long as a wrong
+    # password. Made on first use, with the hasher in force then.
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None or not _DUMMY_HASH.startswith(_params_prefix()):
+        _DUMMY_HASH = HASHER.hash("not a password of anyone")
+    return _DUMMY_HASH
+
+
+def _params_prefix() -> str:
+    return f"$argon2id$v=19$m={HASHER.memory_cost},t={HASHER.time_cost},p={HASHER.parallelism}$"
+
+
+def verify_password(stored: str, password: str) -> tuple[bool, bool]:
+    """(matches, needs a new hash) for an argon2 or an older werkzeug hash."""
+    if stored.startswith(_WERKZEUG_PREFIXES):
+        return check_password_hash(stored, password), True
+    try:
+        HASHER.verify(stored, password)
+    except VerifyMismatchError:
+        return False, False
+    except (VerificationError, InvalidHashError):
+        return False, False
+    return True, HASHER.check_needs_rehash(stored)
+
+
+def _check(username: str, password: str | None, role: str) -> None:
     if not username or len(username) > 64 or not username.isprintable():
         raise UserError("a username is 1-64 printable characters")
-    if len(password) < MIN_PASSWORD_LENGTH:
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
 
 
-def add_user(database: Database, username: str, password: str, role: str = "admin") -> StaffUser:
+def _check_centres(centres: Iterable[str]) -> list[str]:
+    checked = []
+    for centre in centres:
+        try:
+            checked.append(topics.check_id(centre, "centre"))
+        except topics.TopicError as err:
+            raise UserError(str(err)) from err
+    return sorted(set(checked))
+
+
+def _grant(session: Session, user: User, centres: list[str]) -> None:
+    session.execute(delete(UserCentre).where(UserCentre.user_id == user.id))
+    session.add_all(UserCentre(user_id=user.id, centre=c) for c in centres)
+
+
+def _staff_user(session: Session, user: User) -> StaffUser:
+    centres: frozenset[str] | None = None
+    if user.role != "admin":
+        rows = session.scalars(select(UserCentre.centre).where(UserCentre.user_id == user.id))
+        centres = frozenset(rows)
+    return StaffUser(user.username, user.role, centres, user.session_version)
+
+
+def add_user(
+    database: Database,
+    username: str,
+    password: str,
+    role: str = "admin",
+    centres: Iterable[str] = (),
+    *,
+    actor: str = "cli",
+) -> StaffUser:
     """Create an account; :class:`UserError` if the name is taken or the input is bad."""
     _check(username, password, role)
+    granted = _check_centres(centres)
+    now = datetime.now(UTC)
     with database.write() as session:
         if session.scalar(select(User.id).where(User.username == username)) is not None:
             raise UserError(f"user {username!r} already exists")
-        session.add(
-            User(
-                username=username,
-                password_hash=generate_password_hash(password),
-                role=role,
-                created_at=datetime.now(UTC),
-            )
+        user = User(
+            username=username,
+            password_hash=hash_password(password),
+            role=role,
+            created_at=now,
+            disabled=False,
+            session_version=1,
         )
-    return StaffUser(username, role)
+        session.add(user)
+        session.flush()
+        _grant(session, user, granted)
+        audit.record(
+            session, now, actor, "user.add", f"user:{username}", detail=_grants(role, granted)
+        )
+        return _staff_user(session, user)
 
 
-def set_user(database: Database, username: str, password: str, role: str = "admin") -> StaffUser:
-    """Create the account or reset its password and role (the demo's admin on each run)."""
+def set_user(
+    database: Database,
+    username: str,
+    password: str,
+    role: str = "admin",
+    centres: Iterable[str] | None = None,
+    *,
+    actor: str = "cli",
+) -> StaffUser:
+    """Create the account or reset its password, role (and grants, when given); sessions
+    signed before end (the demo's admin on each run)."""
     _check(username, password, role)
+    granted = None if centres is None else _check_centres(centres)
+    now = datetime.now(UTC)
     with database.write() as session:
         user = session.scalars(select(User).where(User.username == username)).first()
         if user is None:
-            user = User(username=username, created_at=datetime.now(UTC))
+            user = User(username=username, created_at=now, session_version=0, disabled=False)
             session.add(user)
-        user.password_hash = generate_password_hash(password)
+        user.password_hash = hash_password(password)
         user.role = role
-    return StaffUser(username, role)
+        user.disabled = False
+        user.session_version = (user.session_version or 0) + 1
+        session.flush()
+        if granted is not None:
+            _grant(session, user, granted)
+        audit.record(
+            session, now, actor, "user.set", f"user:{username}", detail=_grants(role, granted)
+        )
+        return _staff_user(session, user)
+
+
+def _grants(role: str, centres: list[str] | None) -> dict[str, object]:
+    detail: dict[str, object] = {"role": role}
+    if centres is not None:
+        detail["centres"] = centres
+    return detail
+
+
+def set_disabled(database: Database, username: str, disabled: bool, *, actor: str) -> None:
+    """Disable (or enable) an account; its open sessions end at their next request."""
+    now = datetime.now(UTC)
+    with database.write() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise UserError(f"no user {username!r}")
+        user.disabled = disabled
+        user.session_version += 1
+        action = "user.disable" if disabled else "user.enable"
+        audit.record(session, now, actor, action, f"user:{username}")
 
 
 def authenticate(database: Database, username: str, password: str) -> StaffUser | None:
-    """The user if the password matches, else None (same work either way)."""
+    """The user if the password matches and the account is enabled, else None (same work
+    either way). An outdated hash is replaced by an argon2id one."""
     with database.read() as session:
         user = session.scalars(select(User).where(User.username == username)).first()
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        stored = user.password_hash if user is not None else None
+    if user is None or stored is None:
+        verify_password(_dummy_hash(), password)
         return None
-    if not check_password_hash(user.password_hash, password):
+    matches, outdated = verify_password(stored, password)
+    if not matches or user.disabled:
         return None
-    return StaffUser(user.username, user.role)
+    with database.write() as session:
+        fresh = session.get(User, user.id, with_for_update=True)
+        if fresh is None or fresh.disabled:
+            return None
+        # Only if nobody changed the password in between.
+        if outdated and hmac.compare_digest(fresh.password_hash, stored):
+            fresh.password_hash = hash_password(password)
+        return _staff_user(session, fresh)
 
 
-def create_user(database_url: str, username: str, password: str, role: str = "admin") -> None:
+def load_user(database: Database, username: str) -> StaffUser | None:
+    """The account as it is now (role, grants, session version); None if gone or disabled.
+    Read on every console request, so a change takes effect at once."""
+    with database.read() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None or user.disabled:
+            return None
+        return _staff_user(session, user)
+
+
+def create_user(
+    database_url: str,
+    username: str,
+    password: str,
+    role: str = "admin",
+    centres: Iterable[str] = (),
+) -> None:
     """``kiosk user-add``: migrate the database if needed, then add the account."""
-    _with_database(database_url, lambda db: add_user(db, username, password, role))
+    granted = list(centres)
+    _with_database(
+        database_url, lambda db: add_user(db, username, password, role, granted, actor=_cli())
+    )
 
 
-def ensure_user(database_url: str, username: str, password: str, role: str = "admin") -> None:
+def ensure_user(
+    database_url: str,
+    username: str,
+    password: str,
+    role: str = "admin",
+    centres: Iterable[str] | None = None,
+) -> None:
     """``kiosk demo``: migrate if needed, then create or reset the account."""
-    _with_database(database_url, lambda db: set_user(db, username, password, role))
+    granted = None if centres is None else list(centres)
+    _with_database(
+        database_url, lambda db: set_user(db, username, password, role, granted, actor=_cli())
+    )
+
+
+def _cli() -> str:
+    return f"cli:{getpass.getuser()}"
 
 
 def _with_database(database_url: str, action: Callable[[Database], object]) -> None:

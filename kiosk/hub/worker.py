@@ -1,21 +1,39 @@
-"""The hub's MQTT worker: kiosk presence in, rpc answers out, call boards published.
+"""The hub's MQTT worker: kiosk presence and events in, rpc answers out, boards published.
 
 One :class:`MqttLink` to the central broker with a persistent session, so QoS 1 intake
 waits in the broker while the hub restarts. Handlers run on paho's network thread; a
 payload that fails validation raises :class:`InvalidPayload`, which the link logs,
-counts (``rejected``) and drops.
+counts (``rejected``) and drops. So does a message whose body names another kiosk than
+its topic, one from a revoked kiosk, and a state that claims another centre than the
+kiosk was enrolled for. Every message is counted by topic kind in the hub's metrics.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Callable
+from typing import Any, cast
 
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from kiosk.hub import fleet
+from kiosk.hub.commands import CommandDesk
 from kiosk.hub.desk import QueueDesk
+from kiosk.hub.events import (
+    COMMAND_RESULT,
+    HELP_REQUESTED,
+    CommandResult,
+    EventHeader,
+    HelpRequested,
+    KioskCommand,
+)
+from kiosk.hub.metrics import HubMetrics
+from kiosk.hub.monitor import FleetMonitor
 from kiosk.protocol import topics
-from kiosk.protocol.client import MqttLink, Will
+from kiosk.protocol.client import Handler, MqttLink, Will
 from kiosk.protocol.messages import (
     Board,
     DeviceState,
@@ -29,7 +47,7 @@ from kiosk.protocol.messages import (
     TicketTakeResult,
     decode,
 )
-from kiosk.protocol.rpc import RpcServer
+from kiosk.protocol.rpc import MethodHandler, RpcServer
 from kiosk.settings import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,9 +70,15 @@ class HubWorker:
         *,
         client_id: str = DEFAULT_CLIENT_ID,
         session_expiry: int = SESSION_EXPIRY,
+        monitor: FleetMonitor | None = None,
+        metrics: HubMetrics | None = None,
+        commands: CommandDesk | None = None,
     ) -> None:
         self.boot_id = uuid.uuid4().hex
         self._desk = desk
+        self._monitor = monitor
+        self._commands = commands
+        self.metrics = metrics or (monitor.metrics if monitor else HubMetrics())
         offline = HubState(state="offline", boot_id=self.boot_id)
         self.link = MqttLink(
             client_id,
@@ -65,12 +89,16 @@ class HubWorker:
         )
         # States first: at subscribe the broker sends the retained states before any rpc
         # of a later subscription, so a kiosk is known when its first request arrives.
-        self.link.subscribe(topics.ALL_KIOSK_STATES, self._on_kiosk_state)
-        self.link.subscribe(topics.ALL_KIOSK_DEVICES, self._on_device_state)
-        self.link.subscribe(BRIDGE_STATES, self._on_bridge_state)
-        self.rpc = RpcServer(self.link)
-        self.rpc.register("services.list", self._services_list)
-        self.rpc.register("ticket.take", self._ticket_take)
+        self.link.subscribe(topics.ALL_KIOSK_STATES, self._counted("state", self._on_kiosk_state))
+        self.link.subscribe(
+            topics.ALL_KIOSK_DEVICES, self._counted("device", self._on_device_state)
+        )
+        self.link.subscribe(BRIDGE_STATES, self._counted("uplink", self._on_bridge_state))
+        self.link.subscribe(topics.ALL_KIOSK_EVENTS, self._counted("event", self._on_event))
+        counted_link = _CountedLink(self.link, lambda handler: self._counted("rpc", handler))
+        self.rpc = RpcServer(cast(MqttLink, counted_link))
+        self.rpc.register("services.list", self._timed("services.list", self._services_list))
+        self.rpc.register("ticket.take", self._timed("ticket.take", self._ticket_take))
         desk.on_board(self.publish_board)
 
     @property
@@ -100,6 +128,17 @@ class HubWorker:
     def publish_board(self, board: Board) -> None:
         self.link.publish(topics.centre_board(board.centre), board, retain=True)
 
+    def publish_command(self, command: KioskCommand, expiry: int) -> bool:
+        """QoS 1 with the v5 message expiry: held while the kiosk is away, dropped at the
+        deadline. False when the hub is not connected (the command is then not sent)."""
+        if not self.is_connected:
+            return False
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        props.MessageExpiryInterval = max(1, expiry)
+        topic = topics.kiosk_cmd(command.kiosk, command.name)
+        info = self.link.publish(topic, command, qos=1, properties=props)
+        return info.rc == 0
+
     def _announce(self) -> None:
         # Kiosks re-announce their state when they see the hub come online; the boards
         # are republished in case a call was made while the broker was unreachable.
@@ -111,15 +150,48 @@ class HubWorker:
 
     # --- intake ----------------------------------------------------------------------
 
+    def _counted(self, kind: str, handler: Handler) -> Handler:
+        """Count the message by kind; a refusal is counted as rejected, then re-raised as
+        :class:`InvalidPayload` for the link to log, count and drop."""
+
+        def counted(topic: str, payload: bytes, props: Properties | None) -> None:
+            self.metrics.intake.inc(kind=kind)
+            try:
+                handler(topic, payload, props)
+            except InvalidPayload:
+                self.metrics.rejected.inc(kind=kind)
+                raise
+            except fleet.Refused as err:
+                self.metrics.rejected.inc(kind=kind)
+                raise InvalidPayload(str(err)) from err
+
+        return counted
+
+    def _timed(self, method: str, handler: MethodHandler) -> MethodHandler:
+        def timed(kiosk: str, params: Params) -> Params:
+            started = time.perf_counter()
+            try:
+                return handler(kiosk, params)
+            finally:
+                self.metrics.rpc_latency.observe(time.perf_counter() - started, method=method)
+
+        return timed
+
+    def _changed(self, kiosk: str) -> None:
+        if self._monitor is not None:
+            self._monitor.kiosk_changed(kiosk)
+
     def _on_kiosk_state(self, topic: str, payload: bytes, _props: Properties | None) -> None:
         if not payload:
-            return  # a retained state cleared by an operator
+            return  # a retained state cleared by an operator (or by `kiosk revoke`)
         kiosk = _kiosk_of(topic)
         message = decode(KioskState, payload)
         if message.kiosk != kiosk:
             raise InvalidPayload(f"state of kiosk {message.kiosk!r} on {kiosk!r}'s topic")
         if not self._desk.kiosk_state(message):
             _LOGGER.info("stale state of %s ignored (%s)", kiosk, message.state)
+            return
+        self._changed(kiosk)
 
     def _on_device_state(self, topic: str, payload: bytes, _props: Properties | None) -> None:
         if not payload:
@@ -128,7 +200,30 @@ class HubWorker:
         message = decode(DeviceState, payload)
         if message.kiosk != kiosk or message.device != topics.parse_kiosk_topic(topic).name:
             raise InvalidPayload(f"device state of {message.kiosk}/{message.device} on {topic}")
-        self._desk.device_state(message)
+        if self._desk.device_state(message):
+            self._changed(kiosk)
+
+    def _on_event(self, topic: str, payload: bytes, _props: Properties | None) -> None:
+        where = topics.parse_kiosk_topic(topic)
+        header = decode(EventHeader, payload)
+        if header.kiosk != where.kiosk:
+            # Kiosk A may publish only under its own topics (the broker sees to that), but
+            # what it writes inside them is its own: it must not speak for kiosk B.
+            raise InvalidPayload(f"event of kiosk {header.kiosk!r} on {where.kiosk!r}'s topic")
+        self._desk.seen(where.kiosk)
+        if where.name == HELP_REQUESTED:
+            help_request = decode(HelpRequested, payload)
+            if self._monitor is not None:
+                self._monitor.help_requested(
+                    where.kiosk, help_request.centre, _HELP_DETAIL[help_request.source]
+                )
+            return
+        if where.name == COMMAND_RESULT:
+            result = decode(CommandResult, payload)
+            if self._commands is not None and not self._commands.result(result):
+                _LOGGER.info("result of unknown or finished command %s dropped", result.command_id)
+            return
+        _LOGGER.debug("event %s from %s not handled by the hub yet", where.name, where.kiosk)
 
     def _on_bridge_state(self, topic: str, payload: bytes, _props: Properties | None) -> None:
         client_id = topic.split("/")[3]
@@ -140,6 +235,7 @@ class HubWorker:
         except topics.TopicError as err:
             raise InvalidPayload(str(err)) from err
         self._desk.uplink(kiosk, payload == b"1")
+        self._changed(kiosk)
 
     # --- rpc methods -----------------------------------------------------------------
 
@@ -166,6 +262,24 @@ class HubWorker:
             waiting_ahead=ticket.waiting_ahead,
             issued_at=ticket.issued_at,
         )
+
+
+_HELP_DETAIL = {"screen": "群众在屏幕上点了“呼叫工作人员”", "button": "群众按了终端上的呼叫按钮"}
+
+
+class _CountedLink:
+    """The link as :class:`RpcServer` sees it: its subscriptions are counted like the
+    worker's own (RpcServer subscribes itself; paho keeps one callback per filter)."""
+
+    def __init__(self, link: MqttLink, wrap: Callable[[Handler], Handler]) -> None:
+        self._link = link
+        self._wrap = wrap
+
+    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
+        self._link.subscribe(topic_filter, self._wrap(handler), qos)
+
+    def publish(self, *args: Any, **kwargs: Any) -> Any:
+        return self._link.publish(*args, **kwargs)
 
 
 def _kiosk_of(topic: str) -> str:

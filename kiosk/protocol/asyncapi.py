@@ -59,6 +59,23 @@ CHANNELS: tuple[Channel, ...] = (
         "A resident asked for staff (screen button or GPIO help button). The hub alerts staff.",
     ),
     Channel(
+        "kioskCommand",
+        t.KIOSK_CMD,
+        m.KioskCommand,
+        "receive",
+        False,
+        "Hub → kiosk remote command (print_test, reload, rebirth, config), QoS 1 with a v5 "
+        "message expiry; expires_at repeats it in the JSON.",
+    ),
+    Channel(
+        "commandResult",
+        t.KIOSK_EVENT.replace("{type}", t.COMMAND_RESULT),
+        m.CommandResult,
+        "send",
+        False,
+        "Kiosk → hub: what became of a remote command.",
+    ),
+    Channel(
         "kioskReply",
         t.KIOSK_REPLY,
         m.RpcReply,

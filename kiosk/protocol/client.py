@@ -64,7 +64,9 @@ class MqttLink:
         if settings.username:
             self._client.username_pw_set(settings.username, settings.password)
         if settings.tls_ca_file:
-            self._client.tls_set(ca_certs=str(settings.tls_ca_file), tls_version=ssl.PROTOCOL_TLS)
+            self._client.tls_set(
+                ca_certs=str(settings.tls_ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT
+            )
         if will:
             self._client.will_set(will.topic, will.payload, qos=1, retain=will.retain)
         # No lock-step reconnect storm of a whole fleet after a central restart.

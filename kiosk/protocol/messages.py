@@ -256,6 +256,37 @@ class HelpRequested(Envelope):
     source: Literal["screen", "button"]
 
 
+CommandName = Literal["print_test", "reload", "rebirth", "config"]
+
+
+class KioskCommand(Envelope):
+    """Hub → kiosk on ``svc/v1/kiosk/{kiosk}/cmd/{name}``, QoS 1, with the MQTT v5 message
+    expiry set to the time left until ``expires_at``.
+
+    ``id`` is the command id its result names. ``expires_at`` repeats the deadline in the
+    JSON (it survives any bridge): a kiosk refuses a command past it, answering
+    ``expired``. Commands: ``print_test`` (a test slip), ``reload`` (the touch app reloads
+    its screens and caches), ``rebirth`` (re-announce state, health and devices),
+    ``config`` (``params``: services and texts to use; the kiosk validates them).
+    """
+
+    kiosk: str
+    name: CommandName
+    params: dict[str, Any] = Field(default_factory=dict)
+    expires_at: AwareDatetime
+    actor: str = Field(max_length=80, description="who asked, for the kiosk's log")
+
+
+class CommandResult(Envelope):
+    """Kiosk → hub on ``svc/v1/kiosk/{kiosk}/event/command.result``, QoS 1."""
+
+    kiosk: str
+    command_id: str = Field(min_length=1, max_length=64)
+    name: CommandName
+    status: Literal["done", "failed", "refused", "expired"]
+    detail: str = Field(default="", max_length=200)
+
+
 MESSAGE_TYPES: tuple[type[Envelope], ...] = (
     KioskState,
     HubState,
@@ -268,4 +299,6 @@ MESSAGE_TYPES: tuple[type[Envelope], ...] = (
     CardEvent,
     GpioEvent,
     HelpRequested,
+    KioskCommand,
+    CommandResult,
 )

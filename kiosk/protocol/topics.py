@@ -32,6 +32,7 @@ KIOSK_HEALTH = f"{SVC}/kiosk/{{kiosk}}/health"
 KIOSK_DEVICE = f"{SVC}/kiosk/{{kiosk}}/device/{{device}}"
 KIOSK_EVENT = f"{SVC}/kiosk/{{kiosk}}/event/{{type}}"
 HELP_REQUESTED = "help.requested"  # the event type of a call for staff
+COMMAND_RESULT = "command.result"  # the event type of a remote command's outcome
 KIOSK_ACK = f"{SVC}/kiosk/{{kiosk}}/ack"
 KIOSK_RPC = f"{SVC}/kiosk/{{kiosk}}/rpc/{{method}}"
 KIOSK_REPLY = f"{SVC}/kiosk/{{kiosk}}/reply"

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from argon2 import PasswordHasher
 from paho.mqtt.properties import Properties
 
+from kiosk.hub import users
 from kiosk.hub.catalogue import Catalogue
 from kiosk.hub.db import Database, migrate
 from kiosk.hub.desk import QueueDesk
@@ -90,6 +92,13 @@ def eventually(probe: Callable[[], T | None], what: str, timeout: float = WAIT) 
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its lowest cost: hashing is what these tests check, not its price.
+    (Production's parameters take about 0.15 s a hash; tests hash hundreds.)"""
+    monkeypatch.setattr(users, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture

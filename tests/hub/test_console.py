@@ -29,7 +29,7 @@ def boards(desk: QueueDesk) -> list[Board]:
 
 @pytest.fixture
 def app(settings: Settings, desk: QueueDesk, boards: list[Board]) -> Flask:
-    add_user(desk.database, "clerk", PASSWORD, role="staff")
+    add_user(desk.database, "clerk", PASSWORD, role="staff", centres=[CENTRE])
     desk.kiosk_state(kiosk_state("k1"))
     return create_app(settings, desk, mqtt_connected=lambda: True, secret_key=b"k" * 32)
 

@@ -17,7 +17,17 @@ from kiosk.hub import tickets
 from kiosk.hub.db import DatabaseError, alembic_config, make_engine, migrate
 from kiosk.hub.models import Base
 
-TABLES = {"tickets", "day_counters", "ticket_events", "kiosks", "users"}
+TABLES = {
+    "tickets",
+    "day_counters",
+    "ticket_events",
+    "kiosks",
+    "users",
+    "user_centres",
+    "alerts",
+    "audit_log",
+    "kiosk_commands",
+}
 
 
 def _url(tmp_path: Path) -> str:

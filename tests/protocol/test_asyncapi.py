@@ -40,6 +40,8 @@ def test_topic_builders_produce_documented_addresses() -> None:
         topics.kiosk_rpc("k1", "ticket.take"),
         topics.kiosk_reply("k1"),
         topics.kiosk_event("k1", topics.HELP_REQUESTED),
+        topics.kiosk_event("k1", topics.COMMAND_RESULT),
+        topics.kiosk_cmd("k1", "print_test"),
         topics.centre_board("demo"),
         topics.HUB_STATE,
         topics.PRINT_JOB,

@@ -1,6 +1,6 @@
-"""The console's JSON API (login required; POST needs the X-CSRF-Token header).
-
-Routes are listed in docs/hub.md.
+"""The console's JSON API for the queue (login required; POST needs the X-CSRF-Token
+header). The fleet, alert and audit API is in ``fleet_api``; all of it is described in
+docs/hub-openapi.yaml (a test checks it against these routes).
 """
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ from datetime import date
 from flask import Blueprint, abort, jsonify, request
 from werkzeug.wrappers import Response
 
-from kiosk.hub.console.common import context, current_user, jsonable
+from kiosk.hub.console.common import actor, context, jsonable, require, scope
 from kiosk.hub.console.counter import check_counter
-from kiosk.hub.console.dashboard import chosen_centre
+from kiosk.hub.console.dashboard import chosen_centre, visible_centres
+from kiosk.hub.fleet import KioskView
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 @bp.get("/centres")
+@require("queue.view")
 def centres() -> Response:
     return jsonify(
         centres=[
@@ -28,12 +30,13 @@ def centres() -> Response:
                     {"code": s.code, "name": s.name, "prefix": s.prefix} for s in c.services
                 ],
             }
-            for c in context().desk.catalogue.centres
+            for c in visible_centres()
         ]
     )
 
 
 @bp.get("/centres/<centre>/summary")
+@require("queue.view")
 def summary(centre: str) -> Response:
     desk = context().desk
     where = chosen_centre(centre)
@@ -52,6 +55,7 @@ def summary(centre: str) -> Response:
 
 
 @bp.get("/centres/<centre>/tickets")
+@require("queue.view")
 def tickets(centre: str) -> Response:
     desk = context().desk
     where = chosen_centre(centre)
@@ -84,6 +88,7 @@ def _day_arg() -> date | None:
 
 
 @bp.get("/centres/<centre>/calls")
+@require("queue.view")
 def calls(centre: str) -> Response:
     where = chosen_centre(centre)
     board = context().desk.board(where.code)
@@ -91,32 +96,47 @@ def calls(centre: str) -> Response:
 
 
 @bp.post("/centres/<centre>/counters/<int:counter>/call-next")
+@require("queue.call")
 def call_next(centre: str, counter: int) -> Response:
     check_counter(counter)
     where = chosen_centre(centre)
-    call = context().desk.call_next(where.code, counter, actor=f"user:{current_user()}")
+    call = context().desk.call_next(
+        where.code, counter, actor=actor(), remote_addr=request.remote_addr
+    )
     if call is None:
         return jsonify(call=None, message="暂无等候（nobody is waiting）")
     return jsonify(call=call.model_dump(mode="json"), message=call.text)
 
 
 @bp.get("/kiosks")
+@require("fleet.view")
 def kiosks() -> Response:
-    rows = [
-        jsonable(
-            {
-                "id": k.id,
-                "centre": k.centre,
-                "state": k.state,
-                "online": k.online,
-                "uplink": k.uplink,
-                "boot_id": k.boot_id,
-                "session": k.session,
-                "version": k.version,
-                "last_seen": k.last_seen,
-                "devices": k.devices,
-            }
-        )
-        for k in context().desk.kiosks(request.args.get("centre") or None)
-    ]
-    return jsonify(kiosks=rows)
+    found = context().desk.kiosks(request.args.get("centre") or None, scope=scope())
+    return jsonify(kiosks=[kiosk_json(k) for k in found])
+
+
+def kiosk_json(k: KioskView) -> dict[str, object]:
+    printer, reader = k.printer, k.reader
+    return {
+        "id": k.id,
+        "centre": k.home,
+        "state": k.state,
+        "online": k.online,
+        "uplink": k.uplink,
+        "boot_id": k.boot_id,
+        "session": k.session,
+        "version": k.version,
+        "last_seen": k.last_seen.isoformat(),
+        "offline_since": jsonable(k.offline_since),
+        "enrolled_at": jsonable(k.enrolled_at),
+        "revoked_at": jsonable(k.revoked_at),
+        "printer": {
+            "health": printer.health,
+            "paper": printer.paper,
+            "cover_open": printer.cover_open,
+            "detail": printer.detail,
+        },
+        "reader": {"health": reader.health, "detail": reader.detail},
+        "problems": sorted(k.problems),
+        "devices": jsonable(k.devices),
+    }

@@ -1,19 +1,45 @@
-"""What every console blueprint shares: the hub's parts, the login gate, CSRF tokens."""
+"""What every console blueprint shares: the hub's parts, the login gate, roles, CSRF.
+
+The gate runs before every request: public pages pass; any other page needs a session
+whose user still exists, is enabled, has the same session version (a password change or
+a disabled account ends every session at once), and has not been idle or logged in for
+too long. The user as the database says now is in ``g.staff``.
+"""
 
 from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask, abort, current_app, jsonify, redirect, request, session, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from kiosk.domain.queue import CENTRE_TIMEZONE
+from kiosk.hub import roles, users
+from kiosk.hub.commands import CommandDesk
 from kiosk.hub.desk import QueueDesk
+from kiosk.hub.metrics import HubMetrics
+from kiosk.hub.monitor import FleetMonitor
+from kiosk.hub.options import SessionPolicy
+from kiosk.hub.ratelimit import LoginLimiter
+from kiosk.hub.users import StaffUser
 from kiosk.settings import Settings
 
 EXTENSION = "kiosk_hub"
@@ -21,8 +47,9 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-# Pages anyone may open: the call display hangs in the waiting room, unattended.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.login_submit", "static", "health"})
+# Pages anyone may open: the call display hangs in the waiting room, unattended; /metrics
+# checks its own token or address.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.login_submit", "static", "health", "ops.metrics"})
 PUBLIC_BLUEPRINTS = frozenset({"display"})
 
 STATUS_LABELS = {
@@ -35,12 +62,24 @@ STATUS_LABELS = {
     "transferred": "已转办",
 }
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 @dataclass(frozen=True)
 class ConsoleContext:
     settings: Settings
     desk: QueueDesk
     mqtt_connected: Callable[[], bool]
+    monitor: FleetMonitor
+    metrics: HubMetrics
+    limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    sessions: SessionPolicy = field(default_factory=SessionPolicy)
+    metrics_token: str | None = None
+    # Who may frame the call display (CSP frame-ancestors); None: anyone.
+    display_frame_ancestors: str | None = None
+    # Without a publisher (no worker, as in tests of the pages) commands fail at once.
+    commands: CommandDesk | None = None
 
 
 def context() -> ConsoleContext:
@@ -50,9 +89,46 @@ def context() -> ConsoleContext:
     return found
 
 
+def staff() -> StaffUser | None:
+    """The logged-in user, as loaded for this request."""
+    user = g.get("staff")
+    return user if isinstance(user, StaffUser) else None
+
+
 def current_user() -> str | None:
-    user = session.get("user")
-    return user if isinstance(user, str) else None
+    user = staff()
+    return user.username if user else None
+
+
+def actor() -> str:
+    user = staff()
+    return f"user:{user.username}" if user else "anonymous"
+
+
+def scope() -> frozenset[str] | None:
+    """The centres the user may see; None: all (admin)."""
+    user = staff()
+    return user.scope if user else frozenset()
+
+
+def can(permission: roles.Permission) -> bool:
+    user = staff()
+    return user is not None and roles.allowed(user.role, permission)
+
+
+def require(permission: roles.Permission) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A view only for roles with ``permission`` (403 otherwise)."""
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        @wraps(view)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            if not can(permission):
+                abort(403, description="您的角色无权进行此操作（not allowed for your role）")
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
 
 
 def csrf_token() -> str:
@@ -74,10 +150,45 @@ def json_error(status: int, code: str, message: str) -> Response:
     return response
 
 
-def _require_login() -> Response | None:
-    if request.endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS:
+def start_session(user: StaffUser) -> None:
+    """A new session on login: a session id planted before cannot ride on this login."""
+    session.clear()
+    session.permanent = True
+    now = int(time.time())
+    session.update(user=user.username, sv=user.session_version, login_at=now, seen_at=now)
+    csrf_token()
+
+
+def _session_user() -> StaffUser | None:
+    """The session's user if the session is still good; clears it otherwise."""
+    username = session.get("user")
+    if not isinstance(username, str):
         return None
-    if current_user() is not None:
+    policy = context().sessions
+    now = time.time()
+    login_at, seen_at = session.get("login_at", 0), session.get("seen_at", 0)
+    expired = (
+        not isinstance(login_at, int)
+        or not isinstance(seen_at, int)
+        or now - login_at > policy.lifetime.total_seconds()
+        or now - seen_at > policy.idle.total_seconds()
+    )
+    user = None if expired else users.load_user(context().desk.database, username)
+    if user is None or session.get("sv") != user.session_version:
+        session.clear()
+        if expired and request.endpoint not in PUBLIC_ENDPOINTS:
+            flash("登录已过期，请重新登录", "empty")
+        return None
+    if now - seen_at > 30:  # a fresh cookie at most every half minute
+        session["seen_at"] = int(now)
+    return user
+
+
+def _require_login() -> Response | None:
+    if request.blueprint in PUBLIC_BLUEPRINTS or request.endpoint == "static":
+        return None
+    g.staff = _session_user()
+    if request.endpoint in PUBLIC_ENDPOINTS or g.staff is not None:
         return None
     if wants_json():
         return json_error(401, "login_required", "请先登录（log in first）")
@@ -98,6 +209,16 @@ def local_time(value: datetime | None, fmt: str = "%H:%M:%S") -> str:
     return "" if value is None else value.astimezone(CENTRE_TIMEZONE).strftime(fmt)
 
 
+def iso_local_time(text: str | None, fmt: str = "%m-%d %H:%M:%S") -> str:
+    """An ISO 8601 text (a device state's ts) as the centre's wall clock shows it."""
+    if not text:
+        return ""
+    try:
+        return local_time(datetime.fromisoformat(text), fmt)
+    except ValueError:
+        return text
+
+
 def install(app: Flask, ctx: ConsoleContext) -> None:
     """Hook the shared parts into ``app``: order matters, the login gate runs first."""
     app.extensions[EXTENSION] = ctx
@@ -105,13 +226,15 @@ def install(app: Flask, ctx: ConsoleContext) -> None:
     app.before_request(_check_csrf)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["current_user"] = current_user
+    app.jinja_env.globals["can"] = can
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["iso_local_time"] = iso_local_time
     app.jinja_env.filters["status_label"] = lambda status: STATUS_LABELS.get(status, status)
 
 
 def safe_next(target: str | None, default: str) -> str:
     """Only a path on this site: a login link must not send the clerk elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from kiosk.hub.console.common import context, current_user
-from kiosk.hub.console.dashboard import chosen_centre
+from kiosk.hub.console.common import actor, context, require
+from kiosk.hub.console.dashboard import chosen_centre, visible_centres
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
 
@@ -19,16 +19,18 @@ def check_counter(counter: int) -> None:
 
 
 @bp.get("")
+@require("queue.view")
 def choose() -> Response | str:
     """The form, or on its submission the chosen counter's page."""
     centre_code = request.args.get("centre")
     counter = request.args.get("counter", type=int)
     if centre_code and counter:
         return redirect(url_for("counter.page", centre=centre_code, counter=counter))
-    return render_template("counter_choose.html", centres=context().desk.catalogue.centres)
+    return render_template("counter_choose.html", centres=visible_centres())
 
 
 @bp.get("/<centre>/<int:counter>")
+@require("queue.view")
 def page(centre: str, counter: int) -> str:
     check_counter(counter)
     desk = context().desk
@@ -44,10 +46,13 @@ def page(centre: str, counter: int) -> str:
 
 
 @bp.post("/<centre>/<int:counter>/call-next")
+@require("queue.call")
 def call_next(centre: str, counter: int) -> Response:
     check_counter(counter)
     where = chosen_centre(centre)
-    call = context().desk.call_next(where.code, counter, actor=f"user:{current_user()}")
+    call = context().desk.call_next(
+        where.code, counter, actor=actor(), remote_addr=request.remote_addr
+    )
     flash(f"已叫 {call.number} 号" if call else "暂无等候", "called" if call else "empty")
     # Post/redirect/get: reloading the page must not call another ticket.
     return redirect(url_for("counter.page", centre=where.code, counter=counter))

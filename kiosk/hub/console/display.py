@@ -15,7 +15,7 @@ POLL_MS = 1000  # how often the page asks for calls.json
 
 @bp.get("/<centre>")
 def page(centre: str) -> str:
-    where = chosen_centre(centre)
+    where = chosen_centre(centre, public=True)
     return render_template(
         "display.html",
         centre=where,
@@ -26,7 +26,7 @@ def page(centre: str) -> str:
 
 @bp.get("/<centre>/calls.json")
 def calls(centre: str) -> Response:
-    where = chosen_centre(centre)
+    where = chosen_centre(centre, public=True)
     board = context().desk.board(where.code)
     response = jsonify(
         centre=where.code,

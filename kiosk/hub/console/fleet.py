@@ -1,0 +1,104 @@
+"""终端监控: every kiosk of the user's centres, filterable by centre and problem, and one
+kiosk's detail with its alert history."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from kiosk.hub.alerts import KIND_LABELS, STATUS_LABELS
+from kiosk.hub.commands import FORM_COMMANDS, LABELS, CommandDesk, CommandError, CommandView
+from kiosk.hub.console.common import actor, can, context, require, scope
+from kiosk.hub.console.dashboard import visible_centres
+from kiosk.hub.monitor import PROBLEM_LABELS
+
+bp = Blueprint("fleet", __name__, url_prefix="/fleet")
+
+REFRESH_SECONDS = 15
+
+
+def problem_arg() -> str | None:
+    problem = request.args.get("problem") or None
+    if problem is not None and problem not in PROBLEM_LABELS:
+        abort(400, description=f"problem must be one of {', '.join(PROBLEM_LABELS)}")
+    return problem
+
+
+def centre_arg() -> str | None:
+    centre = request.args.get("centre") or None
+    allowed = scope()
+    if centre is not None and allowed is not None and centre not in allowed:
+        abort(404, description="没有这个服务中心（no such centre）")
+    return centre
+
+
+@bp.get("")
+@require("fleet.view")
+def index() -> str:
+    centre, problem = centre_arg(), problem_arg()
+    rows = context().monitor.fleet(scope=scope(), centre=centre, problem=problem)
+    return render_template(
+        "fleet.html",
+        rows=rows,
+        centres=visible_centres(),
+        centre=centre,
+        problem=problem,
+        problems=PROBLEM_LABELS,
+        kind_labels=KIND_LABELS,
+        online=sum(1 for r in rows if r.kiosk.online),
+        refresh=REFRESH_SECONDS,
+    )
+
+
+@bp.get("/<kiosk>")
+@require("fleet.view")
+def kiosk(kiosk: str) -> str:
+    row = context().monitor.kiosk(kiosk, scope=scope())
+    if row is None:
+        abort(404, description="没有这个终端（no such kiosk）")
+    return render_template(
+        "kiosk.html",
+        row=row,
+        k=row.kiosk,
+        kind_labels=KIND_LABELS,
+        status_labels=STATUS_LABELS,
+        commands=commands().of_kiosk(kiosk) if can("kiosk.command") else [],
+        command_names={name: LABELS[name] for name in FORM_COMMANDS},
+        command_labels=LABELS,
+    )
+
+
+def commands() -> CommandDesk:
+    desk = context().commands
+    if desk is None:  # pragma: no cover - create_app always makes one
+        abort(503, description="remote commands are not available")
+    return desk
+
+
+def send_command(kiosk: str, name: str, params: dict[str, object] | None) -> CommandView:
+    """Send for a view; 404 for an unknown kiosk or command, 409 for a revoked kiosk."""
+    try:
+        return commands().send(
+            kiosk,
+            name,
+            dict(params or {}),
+            actor=actor(),
+            scope=scope(),
+            remote_addr=request.remote_addr,
+        )
+    except CommandError as err:
+        abort(409 if "revoked" in str(err) else 404, description=str(err))
+
+
+@bp.post("/<kiosk>/commands")
+@require("kiosk.command")
+def command(kiosk: str) -> Response:
+    name = request.form.get("name", "")
+    if name not in FORM_COMMANDS:
+        abort(400, description=f"command must be one of {', '.join(FORM_COMMANDS)}")
+    sent = send_command(kiosk, name, None)
+    if sent.status == "failed":
+        flash(f"{LABELS[name]}：未能发出（{sent.detail}）", "empty")
+    else:
+        flash(f"已发出：{LABELS[name]}", "called")
+    return redirect(url_for("fleet.kiosk", kiosk=kiosk))
