@@ -195,6 +195,7 @@ class Demo:
                     "port": self.ports.console,
                     "secret_key_file": str(key_file),
                     "deployment_secret_file": str(deployment),
+                    "receipts_dir": str(self.state_dir / "receipts"),
                     "centres": [{"code": CENTRE, "name": CENTRE_NAME, "services": SERVICES}],
                 },
             },

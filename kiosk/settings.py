@@ -160,6 +160,9 @@ class HubSettings(_Section):
     deployment_secret_file: Path | None = Field(
         default=None, description="the hub's copy of the deployment secret"
     )
+    receipts_dir: Path | None = Field(
+        default=None, description="printer simulators' receipts (<dir>/<kiosk>/<n>.png): demo"
+    )
 
 
 class Settings(_Section):

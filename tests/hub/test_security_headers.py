@@ -23,6 +23,7 @@ VALUES = {
     "kiosk": "k1",
     "alert_id": "1",
     "filename": "console.css",
+    "number": "1",
 }
 INLINE_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.I)
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)

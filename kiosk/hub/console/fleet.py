@@ -3,9 +3,19 @@ kiosk's detail with its alert history."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
+from kiosk.hub import receipts
 from kiosk.hub.alerts import KIND_LABELS, STATUS_LABELS
 from kiosk.hub.commands import FORM_COMMANDS, LABELS, CommandDesk, CommandError, CommandView
 from kiosk.hub.console.common import actor, can, context, require, scope
@@ -65,7 +75,20 @@ def kiosk(kiosk: str) -> str:
         commands=commands().of_kiosk(kiosk) if can("kiosk.command") else [],
         command_names={name: LABELS[name] for name in FORM_COMMANDS},
         command_labels=LABELS,
+        receipts=receipts.latest(context().settings.hub.receipts_dir, kiosk),
     )
+
+
+@bp.get("/<kiosk>/receipts/<int:number>.png")
+@require("fleet.view")
+def receipt(kiosk: str, number: int) -> Response:
+    """A receipt as the printer simulator rendered it (demo sites only)."""
+    if context().monitor.kiosk(kiosk, scope=scope()) is None:
+        abort(404, description="没有这个终端（no such kiosk）")
+    path = receipts.picture(context().settings.hub.receipts_dir, kiosk, number)
+    if path is None:
+        abort(404, description="没有这张小票（no such receipt）")
+    return send_file(path, mimetype="image/png")
 
 
 def commands() -> CommandDesk:
