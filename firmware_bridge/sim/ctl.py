@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -154,3 +156,34 @@ def request(path: Path, action: str, arg: str | None = None, timeout: float = 5.
     if status != "ok":
         raise SimControlError(text or f"the simulator on {path} gave no answer")
     return text
+
+
+class Simulator(Protocol):
+    """What :func:`serve` runs: a device simulator with a control handler."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def control(self, action: str, arg: str | None) -> str: ...
+
+
+def serve(sim: Simulator, control_path: Path, ready_line: str) -> int:
+    """Run ``sim`` and its control socket until SIGTERM or SIGINT (a simulator's ``main``).
+
+    ``ready_line`` is printed once both are up: the demo and the tests wait for it.
+    """
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    control = ControlServer(control_path, sim.control)
+    sim.start()
+    control.start()
+    try:
+        print(ready_line, flush=True)
+        while not stop.wait(ACCEPT_SLICE):
+            pass
+    finally:
+        control.stop()
+        sim.stop()
+    return 0

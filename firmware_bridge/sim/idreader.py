@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Literal
 
 from firmware_bridge.idreader import frames
 from firmware_bridge.idreader.frames import FrameParser, Request, Response
 from firmware_bridge.sim.cards import TEST_CARDS, TestCard, card_list
-from firmware_bridge.sim.ctl import ControlServer, SimControlError, then
+from firmware_bridge.sim.ctl import SimControlError, serve, then
 from firmware_bridge.sim.pty import PtyDevice
 
 _LOGGER = logging.getLogger(__name__)
@@ -264,24 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     sim = IdReaderSimulator(args.link, baud=args.baud)
     if args.card:
         sim.place(args.card)
-    control = ControlServer(args.control or args.link.with_suffix(".ctl"), sim.control)
-    stop = threading.Event()
-
-    def on_stop(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    sim.start()
-    control.start()
-    try:
-        print(f"IDREADER-SIM READY {args.link}", flush=True)
-        while not stop.wait(0.5):
-            pass
-    finally:
-        control.stop()
-        sim.stop()
-    return 0
+    control = args.control or args.link.with_suffix(".ctl")
+    return serve(sim, control, f"IDREADER-SIM READY {args.link}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from types import FrameType
 from typing import Any, Literal, get_args
 
 from firmware_bridge.printer.escpos import PAPER_DOTS
-from firmware_bridge.sim.ctl import ControlServer, SimControlError, then
+from firmware_bridge.sim.ctl import SimControlError, serve, then
 from firmware_bridge.sim.escpos_stream import Command, Tokenizer
 from firmware_bridge.sim.paper import Page, page_png, page_text
 from firmware_bridge.sim.pty import PtyDevice
@@ -336,10 +336,6 @@ def main(argv: list[str] | None = None) -> int:
         args.link, args.receipts, baud=args.baud, paper_width_mm=args.paper_width
     )
     sim.paper = args.paper
-    stop = threading.Event()
-
-    def on_stop(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
 
     def on_paper(_signum: int, _frame: FrameType | None) -> None:
         sim.paper = PAPER_STATES[(PAPER_STATES.index(sim.paper) + 1) % len(PAPER_STATES)]
@@ -349,21 +345,10 @@ def main(argv: list[str] | None = None) -> int:
         sim.silent = not sim.silent
         _LOGGER.info("status answers are now %s", "off" if sim.silent else "on")
 
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGUSR1, on_paper)
     signal.signal(signal.SIGUSR2, on_silent)
-    control = ControlServer(args.control or args.link.with_suffix(".ctl"), sim.control)
-    sim.start()
-    control.start()
-    try:
-        print(f"PRINTER-SIM READY {args.link}", flush=True)
-        while not stop.wait(0.5):
-            pass
-    finally:
-        control.stop()
-        sim.stop()
-    return 0
+    control = args.control or args.link.with_suffix(".ctl")
+    return serve(sim, control, f"PRINTER-SIM READY {args.link}")
 
 
 if __name__ == "__main__":
