@@ -57,6 +57,7 @@ class MqttLink:
         self._on_connected = on_connected
         self._session_expiry = session_expiry
         self._subscriptions: dict[str, int] = {}
+        self._resubscribe_mid: int | None = None
         self._connected = threading.Event()
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
@@ -74,6 +75,7 @@ class MqttLink:
         self._client.on_socket_open = _nodelay
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
+        self._client.on_subscribe = self._handle_subscribe
 
     @property
     def is_connected(self) -> bool:
@@ -157,14 +159,28 @@ class MqttLink:
         _LOGGER.info(
             "%s connected to %s:%s", self.client_id, self._settings.host, self._settings.port
         )
-        for topic_filter, qos in self._subscriptions.items():
-            client.subscribe(topic_filter, qos)
-        self._connected.set()
+        if self._subscriptions:
+            # Connected counts from the SUBACK: a caller that waits for the connection and
+            # then triggers a message it should hear must not race its own subscription.
+            _result, self._resubscribe_mid = client.subscribe(list(self._subscriptions.items()))
+        else:
+            self._connected.set()
         if self._on_connected:
             try:
                 self._on_connected()
             except Exception:
                 _LOGGER.exception("%s: re-announce failed", self.client_id)
+
+    def _handle_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        mid: int,
+        _reasons: list[ReasonCode],
+        _props: Properties | None,
+    ) -> None:
+        if mid == self._resubscribe_mid:
+            self._connected.set()
 
     def _handle_disconnect(
         self,
