@@ -149,6 +149,7 @@ def test_a_silent_printer_still_prints(
     touch.send(job)
     touch.wait_statuses(job.id, ["spooled", "printed"])
     touch.wait_device(PRINTER_TOPIC, status="unknown", paper="unknown")
+    sim.wait_for_jobs(1, WAIT)
     assert _texts(sim) == [["无应答"]]
 
 
