@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from argon2 import PasswordHasher
@@ -24,8 +22,7 @@ from kiosk.protocol.client import MqttLink
 from kiosk.protocol.messages import HubState, KioskState, PresenceState, decode
 from kiosk.settings import Settings
 from tests.brokers import RunningBroker
-
-T = TypeVar("T")
+from tests.waiting import eventually as eventually
 
 CENTRE = "demo"
 CENTRE_NAME = "演示社区党群服务中心"
@@ -82,16 +79,6 @@ def kiosk_state(
         version=version,
         ts=ts or datetime.now(UTC),
     )
-
-
-def eventually(probe: Callable[[], T | None], what: str, timeout: float = WAIT) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 @pytest.fixture(autouse=True)
