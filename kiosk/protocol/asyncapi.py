@@ -42,6 +42,15 @@ CHANNELS: tuple[Channel, ...] = (
         "Device state (bridge, printer, idreader, gpio). Never personal data.",
     ),
     Channel(
+        "kioskHealth",
+        t.KIOSK_HEALTH,
+        m.KioskHealth,
+        "send",
+        True,
+        "Kiosk health (QoS 1, every touch.health_interval s and at every (re)connect): "
+        "uptime, outbox backlog, disk, CPU temperature. The hub alerts on it.",
+    ),
+    Channel(
         "kioskRpc",
         t.KIOSK_RPC,
         m.RpcRequest,
@@ -57,6 +66,15 @@ CHANNELS: tuple[Channel, ...] = (
         "send",
         False,
         "A resident asked for staff (screen button or GPIO help button). The hub alerts staff.",
+    ),
+    Channel(
+        "caseSubmitted",
+        t.KIOSK_EVENT.replace("{type}", t.CASE_SUBMITTED),
+        m.CaseSubmitted,
+        "send",
+        False,
+        "A case (民情意见箱 or 党员提案) filed at the kiosk, QoS 1 through the kiosk's outbox; "
+        "the envelope id is the event id, applied once by the hub.",
     ),
     Channel(
         "kioskCommand",

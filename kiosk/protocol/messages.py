@@ -165,11 +165,35 @@ class TicketTakeResult(Params):
     issued_at: AwareDatetime
 
 
+class TicketLeaseParams(Params):
+    """Ask for a block of numbers of ``service`` for today, to issue while the hub is away."""
+
+    service: str = Field(min_length=1, max_length=32)
+
+
+class TicketLeaseResult(Params):
+    """Numbers ``first``…``last`` of ``service`` on ``day``, for this kiosk alone.
+
+    Leased numbers come from a range online numbering never uses (``LEASED_NUMBERS`` in
+    :mod:`kiosk.domain.queue`), so a number issued offline cannot meet one issued online.
+    """
+
+    service: str
+    prefix: str
+    service_name: str
+    centre_name: str
+    day: str
+    first: int = Field(ge=1)
+    last: int = Field(ge=1)
+
+
 # method name → (params type, result type): the rpc surface in one table.
 RPC_METHODS: dict[str, tuple[type[Params], type[Params]]] = {
     "services.list": (ServicesListParams, ServicesListResult),
     "ticket.take": (TicketTakeParams, TicketTakeResult),
+    "ticket.lease": (TicketLeaseParams, TicketLeaseResult),
 }
+# The case.* methods are added at the end of this module (kiosk/protocol/cases.py).
 
 
 # --- call display ---------------------------------------------------------------------
@@ -242,6 +266,39 @@ class GpioEvent(Envelope):
     event: Literal["help_pressed", "motion"]
 
 
+class EventAck(Envelope):
+    """Hub → kiosk on ``svc/v1/kiosk/{kiosk}/ack``, QoS 1: these events are committed.
+
+    Sent after the hub's transaction commits (never on the broker's PUBACK), also for an
+    event it had already applied (a redelivery) and for one it refused for good (stored
+    with the reason): the kiosk may then forget them. An event the hub cannot read yet
+    (an unknown type, a failing handler) is not acked and stays in the kiosk's outbox.
+    """
+
+    kiosk: str
+    event_ids: list[str] = Field(min_length=1, max_length=500)
+
+
+class TicketIssued(Envelope):
+    """Touch app → hub on ``svc/v1/kiosk/{kiosk}/event/ticket.issued``: a ticket the kiosk
+    issued while the hub was unreachable, delivered through its outbox.
+
+    ``number`` is a leased number, or None for a fallback ticket (``display_number`` like
+    ``A-k1-003``: the lease ran out), which the hub gives an internal number of its own.
+    ``request_id`` is the event id of the ``ticket.take`` that went unanswered: if that
+    request did reach the hub, the ticket it made there is held by nobody and is voided.
+    """
+
+    kiosk: str
+    centre: str
+    service: str = Field(min_length=1, max_length=32)
+    day: str
+    number: int | None = Field(default=None, ge=1)
+    display_number: str = Field(min_length=2, max_length=16)
+    issued_at: AwareDatetime
+    request_id: str | None = Field(default=None, max_length=64)
+
+
 class HelpRequested(Envelope):
     """Touch app → hub on ``svc/v1/kiosk/{kiosk}/event/help.requested``.
 
@@ -287,10 +344,33 @@ class CommandResult(Envelope):
     detail: str = Field(default="", max_length=200)
 
 
+class KioskHealth(Envelope):
+    """Retained on ``svc/v1/kiosk/{kiosk}/health``, QoS 1: sent by the touch app every
+    ``touch.health_interval`` seconds and at every (re)connect and rebirth.
+
+    Figures the hub alerts on (a disk nearly full, a hot Pi, events piling up undelivered);
+    ``None`` where the kiosk cannot measure it (no thermal zone, no ``/proc/uptime``).
+    """
+
+    kiosk: str
+    boot_id: str
+    uptime_s: float = Field(ge=0, description="seconds since the touch app started")
+    system_uptime_s: float | None = Field(default=None, ge=0, description="seconds since boot")
+    outbox_depth: int = Field(default=0, ge=0, description="events not yet acknowledged")
+    outbox_oldest_age_s: float | None = Field(
+        default=None, ge=0, description="age of the oldest unacknowledged event"
+    )
+    disk_free_bytes: int | None = Field(default=None, ge=0)
+    disk_total_bytes: int | None = Field(default=None, ge=0)
+    cpu_temperature_c: float | None = None
+    version: str = Field(default="", max_length=64)
+
+
 MESSAGE_TYPES: tuple[type[Envelope], ...] = (
     KioskState,
     HubState,
     DeviceState,
+    KioskHealth,
     RpcRequest,
     RpcReply,
     Board,
@@ -301,4 +381,13 @@ MESSAGE_TYPES: tuple[type[Envelope], ...] = (
     HelpRequested,
     KioskCommand,
     CommandResult,
+    EventAck,
+    TicketIssued,
 )
+
+# Cases (民情意见箱, 党员提案) have their own module; it builds on Envelope and Params above.
+from kiosk.protocol.cases import CASE_RPC_METHODS  # noqa: E402
+from kiosk.protocol.cases import CaseSubmitted as CaseSubmitted  # noqa: E402
+
+RPC_METHODS.update(CASE_RPC_METHODS)
+MESSAGE_TYPES += (CaseSubmitted,)

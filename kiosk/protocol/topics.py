@@ -33,6 +33,8 @@ KIOSK_DEVICE = f"{SVC}/kiosk/{{kiosk}}/device/{{device}}"
 KIOSK_EVENT = f"{SVC}/kiosk/{{kiosk}}/event/{{type}}"
 HELP_REQUESTED = "help.requested"  # the event type of a call for staff
 COMMAND_RESULT = "command.result"  # the event type of a remote command's outcome
+TICKET_ISSUED = "ticket.issued"  # the event type of a ticket issued offline
+CASE_SUBMITTED = "case.submitted"  # the event type of a case filed at a kiosk
 KIOSK_ACK = f"{SVC}/kiosk/{{kiosk}}/ack"
 KIOSK_RPC = f"{SVC}/kiosk/{{kiosk}}/rpc/{{method}}"
 KIOSK_REPLY = f"{SVC}/kiosk/{{kiosk}}/reply"
@@ -94,6 +96,7 @@ def _name(value: str) -> str:
 # Subscriptions of the hub (wildcards over every kiosk).
 ALL_KIOSK_STATES = f"{SVC}/kiosk/+/state"
 ALL_KIOSK_DEVICES = f"{SVC}/kiosk/+/device/+"
+ALL_KIOSK_HEALTH = f"{SVC}/kiosk/+/health"
 ALL_KIOSK_RPC = f"{SVC}/kiosk/+/rpc/+"
 ALL_KIOSK_EVENTS = f"{SVC}/kiosk/+/event/+"
 
