@@ -114,6 +114,12 @@ class QueueDesk:
                 session, centre, service, event_id=event_id, kiosk=kiosk, now=self.now()
             )
 
+    def lease(self, kiosk: str, service: str) -> tickets.Lease:
+        """A block of numbers for ``kiosk`` to issue while the hub is unreachable."""
+        centre = self.centre_of(kiosk)
+        with self.database.write() as session:
+            return tickets.lease_numbers(session, centre, service, kiosk=kiosk, now=self.now())
+
     def call_next(
         self, centre: str, counter: int, *, actor: str, remote_addr: str | None = None
     ) -> Call | None:

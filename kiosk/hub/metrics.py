@@ -156,6 +156,11 @@ class HubMetrics:
             "wrong centre, revoked kiosk.",
             ("kind",),
         )
+        self.duplicates = Counter(
+            "kiosk_hub_duplicate_events_total",
+            "Kiosk events delivered again after the hub had applied them (acked, not re-applied).",
+            ("type",),
+        )
         self.rpc_latency = Histogram(
             "kiosk_hub_rpc_duration_seconds",
             "Time the hub took to answer a kiosk's rpc request.",
@@ -180,6 +185,7 @@ class HubMetrics:
         families: list[Counter | Histogram | Gauge] = [
             self.intake,
             self.rejected,
+            self.duplicates,
             self.rpc_latency,
             self.alerts_raised,
             self.webhook_failures,

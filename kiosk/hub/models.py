@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     false,
@@ -117,7 +118,7 @@ class Ticket(Base):
     service: Mapped[str] = mapped_column(String(ID_LENGTH))
     day: Mapped[date] = mapped_column(Date)
     number: Mapped[int] = mapped_column(Integer)
-    display_number: Mapped[str] = mapped_column(String(16))
+    display_number: Mapped[str] = mapped_column(String(48))
     kiosk: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     status: Mapped[str] = mapped_column(String(16))
     issued_at: Mapped[datetime]
@@ -140,6 +141,10 @@ class DayCounter(Base):
     service: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     last_number: Mapped[int] = mapped_column(Integer)
+    # Leased blocks come from their own range (kiosk.domain.queue.LEASED_NUMBERS), and so
+    # do the internal numbers of fallback tickets: neither ever meets an online number.
+    last_leased: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_fallback: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class TicketEvent(Base):
@@ -155,6 +160,50 @@ class TicketEvent(Base):
     counter: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(64))
     event_id: Mapped[str] = mapped_column(String(EVENT_ID_LENGTH), unique=True)
+
+
+class TicketLease(Base):
+    """A block of numbers a kiosk may issue while the hub is unreachable."""
+
+    __tablename__ = "ticket_leases"
+    __table_args__ = (
+        UniqueConstraint("centre", "service", "day", "first"),
+        CheckConstraint('"last" >= "first"', name="range"),
+        Index(None, "kiosk", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    centre: Mapped[str] = mapped_column(String(ID_LENGTH))
+    service: Mapped[str] = mapped_column(String(ID_LENGTH))
+    day: Mapped[date] = mapped_column(Date)
+    kiosk: Mapped[str] = mapped_column(String(ID_LENGTH))
+    first: Mapped[int] = mapped_column(Integer)
+    last: Mapped[int] = mapped_column(Integer)
+    granted_at: Mapped[datetime]
+
+
+KioskEventStatus = Literal["applied", "refused"]
+KIOSK_EVENT_STATUSES: tuple[str, ...] = get_args(KioskEventStatus)
+
+
+class KioskEventRecord(Base):
+    """Every kiosk event id the hub has taken, in the transaction of its effect: a
+    redelivered event finds its row and is acked without being applied again. A refused
+    event keeps its payload and the reason, so nothing a kiosk sent is lost."""
+
+    __tablename__ = "kiosk_events"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", KIOSK_EVENT_STATUSES), name="status"),
+        Index(None, "kiosk", "received_at"),
+    )
+
+    event_id: Mapped[str] = mapped_column(String(EVENT_ID_LENGTH), primary_key=True)
+    kiosk: Mapped[str] = mapped_column(String(ID_LENGTH))
+    type: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[str | None] = mapped_column(Text)
 
 
 class Kiosk(Base):
@@ -296,3 +345,174 @@ class KioskCommand(Base):
     status: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(String(200), default="")
     finished_at: Mapped[datetime | None]
+
+
+# --- cases (docs/cases.md) -------------------------------------------------------------
+
+CaseUnitLevel = Literal["grid", "community", "street", "department"]
+CASE_UNIT_LEVELS: tuple[str, ...] = get_args(CaseUnitLevel)
+CASE_CHANNELS: tuple[str, ...] = ("box", "proposal")
+CASE_STATE_TYPES: tuple[str, ...] = ("pending", "open", "fixed", "closed")
+UNIT_ID_LENGTH = 64  # kiosk.domain.cases.model.check_ident allows 64
+
+
+class CaseUnit(Base):
+    """A grid, community, street or department; the grid tree through ``parent``.
+    Seeded from settings.hub.cases at start. Buildings are labels of a grid."""
+
+    __tablename__ = "case_units"
+    __table_args__ = (CheckConstraint(_one_of("level", CASE_UNIT_LEVELS), name="level"),)
+
+    id: Mapped[str] = mapped_column(String(UNIT_ID_LENGTH), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(60))
+    parent: Mapped[str | None] = mapped_column(ForeignKey("case_units.id"))
+    centre: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    buildings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseUnitMember(Base):
+    """A staff member of a unit: they see and act on that unit's cases (a grant)."""
+
+    __tablename__ = "case_unit_members"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit: Mapped[str] = mapped_column(ForeignKey("case_units.id"), primary_key=True)
+
+
+class CaseCategory(Base):
+    __tablename__ = "case_categories"
+
+    id: Mapped[str] = mapped_column(String(UNIT_ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(30))
+    icon: Mapped[str] = mapped_column(String(32))
+    tier: Mapped[str] = mapped_column(String(32))
+    # Who leads a case of this category when no route matches (else the community).
+    default_unit: Mapped[str | None] = mapped_column(String(UNIT_ID_LENGTH))
+    board: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseRoute(Base):
+    """Category × grid → the unit that should lead it (a suggestion for dispatch)."""
+
+    __tablename__ = "case_routes"
+
+    category: Mapped[str] = mapped_column(String(UNIT_ID_LENGTH), primary_key=True)
+    grid: Mapped[str] = mapped_column(String(UNIT_ID_LENGTH), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(UNIT_ID_LENGTH))
+
+
+class CaseCodeCounter(Base):
+    """The last tracking-code sequence number handed out per channel and year."""
+
+    __tablename__ = "case_code_counters"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer)
+
+
+class CaseCodeLease(Base):
+    """Sequence numbers first…last given to a kiosk for offline slips (None: the hub)."""
+
+    __tablename__ = "case_code_leases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kiosk: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int] = mapped_column(Integer)
+    first: Mapped[int] = mapped_column(Integer)
+    last: Mapped[int] = mapped_column(Integer)
+    leased_at: Mapped[datetime]
+
+
+class CaseRow(Base):
+    """A projection of a case's events for the inbox, the board and Open311; rebuilt from
+    ``case_events`` whenever one is appended, never edited on its own."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_one_of("channel", CASE_CHANNELS), name="channel"),
+        CheckConstraint(_one_of("state_type", CASE_STATE_TYPES), name="state_type"),
+        Index(None, "community", "state_type"),
+        Index(None, "grid", "category"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    state_type: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(UNIT_ID_LENGTH))  # who holds it
+    # Every unit that sees it: street, community, grid, lead, co-handlers.
+    units: Mapped[list[str]] = mapped_column(JSON, default=list)
+    street: Mapped[str] = mapped_column(String(UNIT_ID_LENGTH))
+    community: Mapped[str] = mapped_column(String(UNIT_ID_LENGTH))
+    grid: Mapped[str | None] = mapped_column(String(UNIT_ID_LENGTH))
+    category: Mapped[str] = mapped_column(String(UNIT_ID_LENGTH))
+    title: Mapped[str] = mapped_column(String(200))
+    kiosk: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    person_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    support_token: Mapped[str] = mapped_column(String(32), unique=True)
+    supporters: Mapped[int] = mapped_column(Integer, default=0)
+    # Filed beyond the per-person limit while the kiosk was offline: kept, marked.
+    limited: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[datetime] = mapped_column(index=True)
+    accept_due: Mapped[datetime]
+    handle_due: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class CaseEventRow(Base):
+    """Append-only: one event of a case. UNIQUE(case, seq): two staff acting at once
+    cannot both append event n; UNIQUE(event_id): a kiosk's retry is applied once."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq"),
+        CheckConstraint("seq >= 1", name="seq_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    actor_unit: Mapped[str | None] = mapped_column(String(UNIT_ID_LENGTH))
+    public: Mapped[bool] = mapped_column(Boolean)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    event_id: Mapped[str] = mapped_column(String(EVENT_ID_LENGTH), unique=True)
+
+
+class CaseSupportRow(Base):
+    """我也遇到了, one row per support event (for rate limits and the per-person index)."""
+
+    __tablename__ = "case_supports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    person_key: Mapped[str | None] = mapped_column(String(64))
+    kiosk: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    at: Mapped[datetime]
+    event_id: Mapped[str] = mapped_column(String(EVENT_ID_LENGTH), unique=True)
+
+
+class ApiToken(Base):
+    """A staff member's API token: only its SHA-256 is kept (the token is 256 random
+    bits, so a fast hash is enough); shown once by ``kiosk token create``."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

@@ -16,10 +16,20 @@ from sqlalchemy import Select, bindparam, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.domain.queue import Service, call_announcement, format_ticket_number, service_day
+from kiosk.domain.queue import (
+    FALLBACK_BASE,
+    LEASE_BLOCK,
+    LEASED_NUMBERS,
+    ONLINE_SKIP_TO,
+    Service,
+    call_announcement,
+    format_fallback_number,
+    format_ticket_number,
+    service_day,
+)
 from kiosk.hub.catalogue import Centre
-from kiosk.hub.models import DayCounter, Ticket, TicketEvent
-from kiosk.protocol.messages import Call
+from kiosk.hub.models import DayCounter, Ticket, TicketEvent, TicketLease
+from kiosk.protocol.messages import Call, TicketIssued
 from kiosk.protocol.rpc import RpcRefused
 
 CALL_EVENTS = ("called", "recalled")
@@ -125,7 +135,16 @@ _BUMP = (
         DayCounter.service == bindparam("key_service"),
         DayCounter.day == bindparam("key_day"),
     )
-    .values(last_number=DayCounter.last_number + 1)
+    .values(
+        # Consecutive, but never into the leased range (kiosk.domain.queue explains).
+        last_number=case(
+            (
+                (DayCounter.last_number + 1).between(LEASED_NUMBERS.start, LEASED_NUMBERS.stop - 1),
+                ONLINE_SKIP_TO,
+            ),
+            else_=DayCounter.last_number + 1,
+        )
+    )
     .returning(DayCounter.last_number)
 )
 _NEW_COUNTER = insert(DayCounter).values(last_number=1)
@@ -349,3 +368,196 @@ def tickets_of_day(session: Session, centre: str, day: date) -> list[TicketRow]:
         )
         for t in tickets
     ]
+
+
+# --- numbers for kiosks that lose the hub ------------------------------------------------
+
+MAX_LEASES_PER_DAY = 20  # per kiosk and service: a kiosk asking more often is broken
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    centre: Centre
+    service: Service
+    day: date
+    first: int
+    last: int
+
+
+class OfflineTicketRefused(ValueError):
+    """A ticket a kiosk issued offline that the hub cannot file (the message says why)."""
+
+
+def lease_numbers(
+    session: Session,
+    centre: Centre,
+    service_code: str,
+    *,
+    kiosk: str,
+    now: datetime,
+    size: int = LEASE_BLOCK,
+) -> Lease:
+    """The next block of leased numbers of ``service_code`` today, for ``kiosk`` alone.
+
+    Refused with ``lease_exhausted`` when the leased range of the day is used up or the
+    kiosk already holds MAX_LEASES_PER_DAY blocks (the kiosk then falls back to numbers
+    of its own, which cannot collide either).
+    """
+    service = centre.service(service_code)
+    day = service_day(now)
+    held = session.scalar(
+        select(func.count())
+        .select_from(TicketLease)
+        .where(
+            TicketLease.centre == centre.code,
+            TicketLease.service == service.code,
+            TicketLease.day == day,
+            TicketLease.kiosk == kiosk,
+        )
+    )
+    counter = _day_counter(session, centre.code, service.code, day)
+    first = max(counter.last_leased + 1, LEASED_NUMBERS.start)
+    last = min(first + size - 1, LEASED_NUMBERS.stop - 1)
+    if (held or 0) >= MAX_LEASES_PER_DAY or first > last:
+        raise RpcRefused("lease_exhausted", "今日备用号段已用完（no leased numbers left today）")
+    counter.last_leased = last
+    session.add(
+        TicketLease(
+            centre=centre.code,
+            service=service.code,
+            day=day,
+            kiosk=kiosk,
+            first=first,
+            last=last,
+            granted_at=now,
+        )
+    )
+    session.flush()
+    return Lease(centre, service, day, first, last)
+
+
+def file_offline_ticket(
+    session: Session, centre: Centre, event: TicketIssued, *, kiosk: str, now: datetime
+) -> str:
+    """Enter a ticket ``kiosk`` issued while the hub was unreachable; returns its number.
+
+    A leased number must lie in a block leased to this kiosk for that service and day; a
+    fallback number must be the kiosk's own (``A-k1-003``). The ticket joins the queue at
+    the moment it was issued. If the unanswered ``ticket.take`` behind it did reach the
+    hub, the ticket made then is held by nobody: it is voided (skipped) if still waiting.
+    """
+    try:
+        service = centre.service(event.service)
+    except RpcRefused as err:
+        raise OfflineTicketRefused(str(err)) from err
+    day = date.fromisoformat(event.day)
+    number = _offline_number(session, centre, service, day, event, kiosk)
+    if _ticket_by_event(session, event.id) is not None:
+        return event.display_number  # filed already (the event ledger normally stops this)
+    ticket = Ticket(
+        centre=centre.code,
+        service=service.code,
+        day=day,
+        number=number,
+        display_number=event.display_number,
+        kiosk=kiosk,
+        status="waiting",
+        issued_at=event.issued_at,
+        event_id=event.id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(ticket)
+            session.flush()
+    except IntegrityError as err:
+        raise OfflineTicketRefused(
+            f"number {event.display_number} of {service.code} on {day} is taken already"
+        ) from err
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            type="issued",
+            ts=event.issued_at,
+            counter=None,
+            actor=f"kiosk:{kiosk}",
+            event_id=f"{event.id}:issued",
+        )
+    )
+    if event.request_id:
+        _void_unheld(session, event.request_id, kiosk, now)
+    session.flush()
+    return event.display_number
+
+
+def _offline_number(
+    session: Session,
+    centre: Centre,
+    service: Service,
+    day: date,
+    event: TicketIssued,
+    kiosk: str,
+) -> int:
+    if event.number is None:
+        # A fallback: the kiosk's own count under the kiosk's name, never anyone else's.
+        prefix = f"{service.prefix}-{kiosk}-"
+        count = event.display_number.removeprefix(prefix)
+        if not event.display_number.startswith(prefix) or not count.isdigit():
+            raise OfflineTicketRefused(f"{event.display_number!r} is not a number of {kiosk}")
+        if format_fallback_number(service.prefix, kiosk, int(count)) != event.display_number:
+            raise OfflineTicketRefused(f"{event.display_number!r} is not written as it should")
+        counter = _day_counter(session, centre.code, service.code, day)
+        counter.last_fallback += 1
+        return FALLBACK_BASE + counter.last_fallback
+    if event.display_number != format_ticket_number(service.prefix, event.number):
+        raise OfflineTicketRefused(f"{event.display_number!r} does not match {event.number}")
+    leased = session.scalar(
+        select(func.count())
+        .select_from(TicketLease)
+        .where(
+            TicketLease.centre == centre.code,
+            TicketLease.service == service.code,
+            TicketLease.day == day,
+            TicketLease.kiosk == kiosk,
+            TicketLease.first <= event.number,
+            TicketLease.last >= event.number,
+        )
+    )
+    if not leased:
+        raise OfflineTicketRefused(f"{event.display_number} on {day} was not leased to {kiosk}")
+    return event.number
+
+
+def _day_counter(session: Session, centre: str, service: str, day: date) -> DayCounter:
+    key = (centre, service, day)
+    counter = session.get(DayCounter, key, with_for_update=True)
+    if counter is not None:
+        return counter
+    try:
+        with session.begin_nested():
+            counter = DayCounter(centre=centre, service=service, day=day, last_number=0)
+            counter.last_leased = counter.last_fallback = 0
+            session.add(counter)
+        return counter
+    except IntegrityError:
+        # Another hub worker opened the day's counter at the same moment (PostgreSQL).
+        counter = session.get(DayCounter, key, with_for_update=True, populate_existing=True)
+        if counter is None:
+            raise
+        return counter
+
+
+def _void_unheld(session: Session, request_id: str, kiosk: str, now: datetime) -> None:
+    ghost = session.scalar(select(Ticket).where(Ticket.event_id == request_id))
+    if ghost is None or ghost.kiosk != kiosk or ghost.status != "waiting":
+        return
+    ghost.status = "skipped"
+    session.add(
+        TicketEvent(
+            ticket_id=ghost.id,
+            type="skipped",
+            ts=now,
+            counter=None,
+            actor="hub",
+            event_id=f"{request_id}:void",
+        )
+    )

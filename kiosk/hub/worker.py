@@ -18,8 +18,9 @@ from typing import Any, cast
 
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from sqlalchemy.orm import Session
 
-from kiosk.hub import fleet
+from kiosk.hub import fleet, tickets
 from kiosk.hub.commands import CommandDesk
 from kiosk.hub.desk import QueueDesk
 from kiosk.hub.events import (
@@ -30,6 +31,7 @@ from kiosk.hub.events import (
     HelpRequested,
     KioskCommand,
 )
+from kiosk.hub.intake import AfterCommit, EventIntake, EventRefused
 from kiosk.hub.metrics import HubMetrics
 from kiosk.hub.monitor import FleetMonitor
 from kiosk.protocol import topics
@@ -37,12 +39,16 @@ from kiosk.protocol.client import Handler, MqttLink, Will
 from kiosk.protocol.messages import (
     Board,
     DeviceState,
+    EventAck,
     HubState,
     InvalidPayload,
     KioskState,
     Params,
     ServiceInfo,
     ServicesListResult,
+    TicketIssued,
+    TicketLeaseParams,
+    TicketLeaseResult,
     TicketTakeParams,
     TicketTakeResult,
     decode,
@@ -99,6 +105,13 @@ class HubWorker:
         self.rpc = RpcServer(cast(MqttLink, counted_link))
         self.rpc.register("services.list", self._timed("services.list", self._services_list))
         self.rpc.register("ticket.take", self._timed("ticket.take", self._ticket_take))
+        self.rpc.register("ticket.lease", self._timed("ticket.lease", self._ticket_lease))
+        self.intake = EventIntake(
+            desk.database, self._acknowledge, clock=desk.now, duplicates=self.metrics.duplicates
+        )
+        self.intake.register(topics.TICKET_ISSUED, TicketIssued, self._file_offline_ticket)
+        self.intake.register_idempotent(HELP_REQUESTED, HelpRequested, self._help_requested)
+        self.intake.register_idempotent(COMMAND_RESULT, CommandResult, self._command_result)
         desk.on_board(self.publish_board)
 
     @property
@@ -211,19 +224,36 @@ class HubWorker:
             # what it writes inside them is its own: it must not speak for kiosk B.
             raise InvalidPayload(f"event of kiosk {header.kiosk!r} on {where.kiosk!r}'s topic")
         self._desk.seen(where.kiosk)
-        if where.name == HELP_REQUESTED:
-            help_request = decode(HelpRequested, payload)
-            if self._monitor is not None:
-                self._monitor.help_requested(
-                    where.kiosk, help_request.centre, _HELP_DETAIL[help_request.source]
-                )
-            return
-        if where.name == COMMAND_RESULT:
-            result = decode(CommandResult, payload)
-            if self._commands is not None and not self._commands.result(result):
-                _LOGGER.info("result of unknown or finished command %s dropped", result.command_id)
-            return
-        _LOGGER.debug("event %s from %s not handled by the hub yet", where.name, where.kiosk)
+        if where.name is None:
+            raise InvalidPayload(f"no event type in {topic}")
+        self.intake.handle(where.kiosk, where.name, header.id, payload)
+
+    def _acknowledge(self, kiosk: str, event_ids: list[str]) -> None:
+        self.link.publish(topics.kiosk_ack(kiosk), EventAck(kiosk=kiosk, event_ids=event_ids))
+
+    def _help_requested(self, kiosk: str, message: HelpRequested) -> None:
+        if self._monitor is not None:
+            self._monitor.help_requested(kiosk, message.centre, _HELP_DETAIL[message.source])
+
+    def _command_result(self, kiosk: str, message: CommandResult) -> None:
+        if self._commands is not None and not self._commands.result(message):
+            _LOGGER.info("result of unknown or finished command %s dropped", message.command_id)
+
+    def _file_offline_ticket(
+        self, session: Session, kiosk: str, message: TicketIssued
+    ) -> AfterCommit | None:
+        if message.kiosk != kiosk:
+            raise EventRefused(f"ticket of kiosk {message.kiosk!r} sent by {kiosk!r}")
+        centre = self._desk.centre_of(kiosk)
+        if message.centre != centre.code:
+            raise EventRefused(
+                f"ticket of centre {message.centre!r} from a kiosk of {centre.code!r}"
+            )
+        try:
+            tickets.file_offline_ticket(session, centre, message, kiosk=kiosk, now=self._desk.now())
+        except tickets.OfflineTicketRefused as err:
+            raise EventRefused(str(err)) from err
+        return lambda: self.publish_board(self._desk.board(centre.code))
 
     def _on_bridge_state(self, topic: str, payload: bytes, _props: Properties | None) -> None:
         client_id = topic.split("/")[3]
@@ -247,6 +277,20 @@ class HubWorker:
             services=[
                 ServiceInfo(code=s.code, name=s.name, prefix=s.prefix) for s in centre.services
             ],
+        )
+
+    def _ticket_lease(self, kiosk: str, params: Params) -> TicketLeaseResult:
+        if not isinstance(params, TicketLeaseParams):
+            raise TypeError(f"ticket.lease got {type(params).__name__}")
+        lease = self._desk.lease(kiosk, params.service)
+        return TicketLeaseResult(
+            service=lease.service.code,
+            prefix=lease.service.prefix,
+            service_name=lease.service.name,
+            centre_name=lease.centre.name,
+            day=lease.day.isoformat(),
+            first=lease.first,
+            last=lease.last,
         )
 
     def _ticket_take(self, kiosk: str, params: Params) -> TicketTakeResult:

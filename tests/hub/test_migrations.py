@@ -27,6 +27,19 @@ TABLES = {
     "alerts",
     "audit_log",
     "kiosk_commands",
+    # 0006: cases
+    "case_units",
+    "case_unit_members",
+    "case_categories",
+    "case_routes",
+    "case_code_counters",
+    "case_code_leases",
+    "cases",
+    "case_events",
+    "case_supports",
+    "api_tokens",
+    "kiosk_events",
+    "ticket_leases",
 }
 
 
