@@ -71,6 +71,16 @@ class TouchSettings(_Section):
     help_repeat_after: float = Field(
         default=30.0, gt=0, description="a repeated help press within this is not re-sent"
     )
+    health_interval: float = Field(
+        default=60.0, gt=0, description="seconds between health reports to the hub"
+    )
+    outbox_retry: float = Field(
+        default=10.0, gt=0, description="seconds before an unacked event is sent again (doubling)"
+    )
+    outbox_window: int = Field(default=100, ge=1, description="events awaiting acks at once")
+    outbox_replay_spread: float = Field(
+        default=2.0, ge=0, description="seconds over which a replay after reconnect is spread"
+    )
 
 
 class PrinterSettings(_Section):
@@ -133,6 +143,89 @@ class BridgeSettings(_Section):
     gpio: GpioSettings = GpioSettings()
 
 
+class CaseUnitSettings(_Section):
+    """A unit of the grid tree (street → community → grid) or a department."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
+    name: str = Field(min_length=1, max_length=60)
+    level: Literal["grid", "community", "street", "department"]
+    parent: str | None = Field(default=None, description="the unit one level up")
+    centre: str | None = Field(default=None, description="the centre of a community")
+    buildings: list[str] = Field(default=[], description="building labels of a grid")
+
+
+class CaseCategorySettings(_Section):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
+    name: str = Field(min_length=1, max_length=30)
+    icon: str = Field(default="note", max_length=32)
+    tier: str = "normal"
+    unit: str | None = Field(default=None, description="default lead (else the community)")
+    board: bool = Field(default=True, description="shown on the public board")
+
+
+class CaseRouteSettings(_Section):
+    category: str
+    grid: str
+    unit: str
+
+
+def _demo_case_units() -> list[CaseUnitSettings]:
+    def unit(id: str, name: str, level: str, parent: str | None = None, **kw: Any) -> Any:
+        return CaseUnitSettings.model_validate(
+            {"id": id, "name": name, "level": level, "parent": parent, **kw}
+        )
+
+    return [
+        unit("jd-demo", "示范街道", "street"),
+        unit("sq-dongfeng", "东风社区", "community", "jd-demo", centre="demo"),
+        unit("sq-xihu", "西湖社区", "community", "jd-demo"),
+        unit(
+            "wg-df1", "东风第一网格", "grid", "sq-dongfeng", buildings=["1号楼", "2号楼", "3号楼"]
+        ),
+        unit("wg-df2", "东风第二网格", "grid", "sq-dongfeng", buildings=["5号楼", "6号楼"]),
+        unit("wg-xh1", "西湖第一网格", "grid", "sq-xihu", buildings=["A座", "B座"]),
+        unit("bm-water", "供水所", "department"),
+        unit("bm-city", "城管执法队", "department"),
+    ]
+
+
+def _demo_case_categories() -> list[CaseCategorySettings]:
+    rows = [
+        ("environment", "环境卫生", "broom", "normal", None),
+        ("repair", "设施维修", "wrench", "normal", None),
+        ("water", "供水供暖", "drop", "urgent", "bm-water"),
+        ("safety", "治安安全", "shield", "urgent", None),
+        ("neighbours", "邻里纠纷", "handshake", "normal", None),
+        ("proposal", "建言献策", "bulb", "complex", None),
+    ]
+    return [
+        CaseCategorySettings(id=i, name=n, icon=icon, tier=tier, unit=u)
+        for i, n, icon, tier, u in rows
+    ]
+
+
+class CasesSettings(_Section):
+    """民情意见箱 and 党员提案 (docs/cases.md): the grid tree, categories, limits."""
+
+    units: list[CaseUnitSettings] = Field(default_factory=_demo_case_units)
+    categories: list[CaseCategorySettings] = Field(default_factory=_demo_case_categories)
+    routes: list[CaseRouteSettings] = Field(
+        default_factory=lambda: [
+            CaseRouteSettings(category="environment", grid="wg-df1", unit="wg-df1"),
+            CaseRouteSettings(category="repair", grid="wg-df1", unit="wg-df1"),
+        ]
+    )
+    accept_hours: int = Field(default=8, ge=1, le=720)
+    tiers: dict[str, int] = Field(
+        default={"urgent": 24, "normal": 168, "complex": 360}, description="handling hours"
+    )
+    rating_window_hours: int = Field(default=168, ge=1)
+    max_reworks: int = Field(default=2, ge=0)
+    per_kiosk_per_hour: int = Field(default=30, ge=1, description="cases and supports")
+    per_person_per_day: int = Field(default=5, ge=1, description="cases per identified resident")
+    close_every_seconds: float = Field(default=600.0, gt=0, description="unrated-close sweep")
+
+
 class HubSettings(_Section):
     database_url: str = "sqlite:////var/lib/kiosk/hub.sqlite3"
     host: str = "127.0.0.1"
@@ -157,9 +250,22 @@ class HubSettings(_Section):
         default=None, description="CSP frame-ancestors of the call display (None: any)"
     )
     command_expiry_seconds: int = Field(default=300, ge=1, description="remote commands expire")
+    disk_alert_percent: float = Field(
+        default=10.0, ge=0, le=100, description="alert when a kiosk's free disk is below this %"
+    )
+    temperature_alert_c: float = Field(
+        default=75.0, description="alert when a kiosk's CPU is hotter than this (°C)"
+    )
+    outbox_alert_minutes: float = Field(
+        default=15.0, gt=0, description="alert when a kiosk's oldest undelivered event is older"
+    )
+    health_keep_days: int = Field(
+        default=8, ge=1, description="days of kiosk health and presence history kept"
+    )
     deployment_secret_file: Path | None = Field(
         default=None, description="the hub's copy of the deployment secret"
     )
+    cases: CasesSettings = Field(default_factory=CasesSettings)
     receipts_dir: Path | None = Field(
         default=None, description="printer simulators' receipts (<dir>/<kiosk>/<n>.png): demo"
     )

@@ -18,6 +18,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from kiosk.hub.cases.setup import build_store
+from kiosk.hub.cases.store import CaseStore
 from kiosk.hub.commands import CommandDesk
 from kiosk.hub.console import (
     alerts,
@@ -73,6 +75,7 @@ def create_app(
     limiter: LoginLimiter | None = None,
     options: HubOptions | None = None,
     commands: CommandDesk | None = None,
+    cases: CaseStore | None = None,
 ) -> Flask:
     """The console. ``mqtt_connected`` tells /healthz whether the worker reaches the
     broker; ``secret_key`` overrides settings.hub.secret_key_file (tests); ``monitor`` is
@@ -114,6 +117,10 @@ def create_app(
         commands or CommandDesk(desk.database, clock=desk.now, expiry=opts.command_expiry),
     )
     install(app, ctx)
+    # Cases keep their store in an extension: the console's context stays the queue's.
+    app.extensions["kiosk_cases"] = cases or build_store(
+        settings.hub.cases, desk.database, desk.now
+    )
     install_headers(app, opts.display_frame_ancestors)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

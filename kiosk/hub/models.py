@@ -12,11 +12,13 @@ from typing import Any, ClassVar, Literal, get_args
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -49,7 +51,17 @@ TICKET_EVENT_TYPES: tuple[str, ...] = get_args(TicketEventType)
 # staff: centre staff at the counters. auditor: reads everything granted, changes nothing.
 Role = Literal["admin", "staff", "case_handler", "points_officer", "auditor"]
 ROLES: tuple[str, ...] = get_args(Role)
-AlertKind = Literal["offline", "paper_out", "paper_low", "printer_fault", "reader_fault", "help"]
+AlertKind = Literal[
+    "offline",
+    "paper_out",
+    "paper_low",
+    "printer_fault",
+    "reader_fault",
+    "help",
+    "disk_low",
+    "overheated",
+    "outbox_backlog",
+]
 ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
 AlertStatus = Literal["open", "acknowledged", "resolved"]
 ALERT_STATUSES: tuple[str, ...] = get_args(AlertStatus)
@@ -232,6 +244,39 @@ class Kiosk(Base):
     enrolled_centre: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     enrolled_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # The latest health report (protocol.messages.KioskHealth as JSON) and when it came.
+    health: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    health_at: Mapped[datetime | None]
+
+
+class KioskHealthSample(Base):
+    """A kiosk's health reports over time (kept ``hub.health_keep_days``), for its page."""
+
+    __tablename__ = "kiosk_health"
+    __table_args__ = (Index(None, "kiosk", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kiosk: Mapped[str] = mapped_column(String(ID_LENGTH))
+    ts: Mapped[datetime]
+    uptime_s: Mapped[float] = mapped_column(Float)
+    outbox_depth: Mapped[int] = mapped_column(Integer)
+    outbox_oldest_age_s: Mapped[float | None] = mapped_column(Float)
+    disk_free_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    disk_total_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    cpu_temperature_c: Mapped[float | None] = mapped_column(Float)
+
+
+class KioskPresence(Base):
+    """Every time a kiosk came online or went away (as the hub saw it): the history its
+    page draws the online time per day from. Kept ``hub.health_keep_days``."""
+
+    __tablename__ = "kiosk_presence"
+    __table_args__ = (Index(None, "kiosk", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kiosk: Mapped[str] = mapped_column(String(ID_LENGTH))
+    ts: Mapped[datetime]
+    online: Mapped[bool] = mapped_column(Boolean)
 
 
 class User(Base):
@@ -250,6 +295,10 @@ class User(Base):
     # Bumped when the password changes or the account is disabled: console sessions signed
     # before that carry the old number and end at their next request.
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    # Optional second factor (RFC 6238, base32). The last time step used, so one code
+    # cannot log in twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class UserCentre(Base):

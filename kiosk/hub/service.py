@@ -18,6 +18,8 @@ from typing import Any
 import waitress
 
 from kiosk.hub.app import create_app
+from kiosk.hub.cases.rpc import CaseRpc
+from kiosk.hub.cases.setup import build_store, every
 from kiosk.hub.catalogue import Catalogue
 from kiosk.hub.commands import CommandDesk
 from kiosk.hub.db import Database, migrate
@@ -90,6 +92,9 @@ def _start(settings: Settings) -> _Hub:
     commands = CommandDesk(database, clock=desk.now, expiry=options.command_expiry)
     worker = HubWorker(settings.mqtt, desk, monitor=monitor, commands=commands)
     commands.publisher = worker.publish_command
+    cases = build_store(settings.hub.cases, database, desk.now)
+    CaseRpc(cases, lambda kiosk: desk.centre_of(kiosk).code).install(worker.rpc, worker.intake)
+    monitor.sweepers.append(every(settings.hub.cases.close_every_seconds, cases.close_unrated))
     monitor.sweepers.append(commands.expire_overdue)
     monitor.start()
     worker.start()
@@ -101,6 +106,7 @@ def _start(settings: Settings) -> _Hub:
             monitor=monitor,
             options=options,
             commands=commands,
+            cases=cases,
         )
         server = waitress.create_server(
             app,

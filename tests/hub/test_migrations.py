@@ -40,6 +40,9 @@ TABLES = {
     "api_tokens",
     "kiosk_events",
     "ticket_leases",
+    # 0007: fleet health
+    "kiosk_health",
+    "kiosk_presence",
 }
 
 

@@ -1,4 +1,4 @@
-"""Cases: units, categories, routes, code counters, cases and their events; staff unit grants and API tokens.
+"""Cases: units, categories, routes, code counters, cases and their events; unit grants, API tokens.
 
 Revision ID: 0006
 Revises: 0005
@@ -20,7 +20,7 @@ CHANNELS = "'box', 'proposal'"
 STATE_TYPES = "'pending', 'open', 'fixed', 'closed'"
 
 
-def _ts(name: str, nullable: bool = False) -> sa.Column[sa.DateTime]:
+def _ts(name: str, nullable: bool = False) -> sa.Column[object]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
@@ -35,7 +35,9 @@ def upgrade() -> None:
         sa.Column("buildings", sa.JSON(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_case_units"),
-        sa.ForeignKeyConstraint(["parent"], ["case_units.id"], name="fk_case_units_parent_case_units"),
+        sa.ForeignKeyConstraint(
+            ["parent"], ["case_units.id"], name="fk_case_units_parent_case_units"
+        ),
         sa.CheckConstraint(f"level IN ({LEVELS})", name="level"),
     )
     op.create_table(

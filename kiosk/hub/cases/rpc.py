@@ -1,0 +1,218 @@
+"""The cases part of the MQTT contract at the hub: the ``case.*`` rpc methods and the
+``case.submitted`` applier (kiosk/protocol/cases.py, docs/cases.md "MQTT").
+
+Every answer is built from the resident-facing projections of ``kiosk.domain.cases.public``,
+so no internal note, staff name or identity can reach a kiosk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.orm import Session
+
+from kiosk.domain.cases.model import Rating
+from kiosk.domain.cases.public import board_entry, resident_view
+from kiosk.domain.cases.states import (
+    OPEN_STATES,
+    STATE_LABELS,
+    CaseState,
+    CorruptLog,
+    TransitionRefused,
+)
+from kiosk.domain.cases.text import InvalidText
+from kiosk.domain.queue import CENTRE_TIMEZONE
+from kiosk.hub.cases.store import CaseConflict, CaseNotFound, CaseStore, RateLimited
+from kiosk.hub.models import CaseRow
+from kiosk.protocol import cases as p
+from kiosk.protocol.messages import Params
+from kiosk.protocol.rpc import MethodHandler, RpcRefused
+from kiosk.protocol.topics import CASE_SUBMITTED
+
+_LOGGER = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=Params)
+MAX_SIMILAR = 20
+# Cases a resident can still support (the domain's support rows).
+_STILL_WORKED_ON = OPEN_STATES - {CaseState.RESOLVED, CaseState.RATED}
+
+
+class EventRegistry(Protocol):
+    """What the hub's event intake offers (kiosk.hub.intake.EventIntake.register)."""
+
+    def register(self, event_type: str, model: Any, apply: Any) -> None: ...
+
+
+class RpcRegistry(Protocol):
+    def register(self, method: str, handler: MethodHandler) -> None: ...
+
+
+class CaseRpc:
+    """The handlers; ``centre_of(kiosk)`` gives a kiosk's centre code (RpcRefused if none)."""
+
+    def __init__(self, store: CaseStore, centre_of: Callable[[str], str]) -> None:
+        self.store = store
+        self.directory = store.directory
+        self._centre_of = centre_of
+
+    def install(
+        self,
+        rpc: RpcRegistry,
+        intake: EventRegistry,
+        wrap: Callable[[str, MethodHandler], MethodHandler] = lambda _name, h: h,
+    ) -> None:
+        handlers: dict[str, Callable[[str, Any], Params]] = {
+            "case.categories": self.categories,
+            "case.grids": self.grids,
+            "case.similar": self.similar,
+            "case.support": self.support,
+            "case.lookup": self.lookup,
+            "case.rate": self.rate,
+            "case.code_block": self.code_block,
+        }
+        for method, handler in handlers.items():
+            rpc.register(method, wrap(method, _refusals(handler)))
+        intake.register(CASE_SUBMITTED, p.CaseSubmitted, self.apply_submitted)
+
+    # --- methods ---------------------------------------------------------------------
+
+    def categories(self, _kiosk: str, _params: p.CaseCategoriesParams) -> p.CaseCategoriesResult:
+        sla = self.directory.sla
+        return p.CaseCategoriesResult(
+            categories=[
+                p.CaseCategory(
+                    id=c.id,
+                    name=c.name,
+                    icon=c.icon,
+                    tier=c.tier,
+                    accept_hours=sla.accept_hours,
+                    handle_hours=sla.tiers[c.tier],
+                )
+                for c in self.directory.categories.values()
+            ]
+        )
+
+    def grids(self, kiosk: str, _params: p.CaseGridsParams) -> p.CaseGridsResult:
+        d = self.directory
+        community = d.community_of_centre(self._centre_of(kiosk))
+        if community is None:
+            raise RpcRefused(
+                "unknown_community", "本服务中心尚未配置所属社区（no community for this centre）"
+            )
+        street = d.units[community].parent or ""
+        return p.CaseGridsResult(streets=[self._street(street)], community=community)
+
+    def _street(self, street: str) -> p.StreetNode:
+        d = self.directory
+        communities = []
+        for cid in d.children.get(street, []):
+            grids = [
+                p.GridNode(id=g, name=d.units[g].unit.name, buildings=list(d.units[g].buildings))
+                for g in d.children.get(cid, [])
+                if d.units[g].unit.level == "grid"
+            ]
+            communities.append(p.CommunityNode(id=cid, name=d.units[cid].unit.name, grids=grids))
+        return p.StreetNode(id=street, name=d.units[street].unit.name, communities=communities)
+
+    def similar(self, _kiosk: str, params: p.CaseSimilarParams) -> p.CaseSimilarResult:
+        rows = self.store.rows(
+            CaseRow.grid == params.grid,
+            CaseRow.category == params.category,
+            CaseRow.state.in_([str(s) for s in _STILL_WORKED_ON]),
+            CaseRow.limited.is_(False),
+            limit=MAX_SIMILAR,
+        )
+        tokens = {row.code: row.support_token for row in rows}
+        names = self.directory.category_names()
+        cases = self.store.cases(CaseRow.code.in_(list(tokens)))
+        out = []
+        for case in sorted(cases, key=lambda c: c.submitted_at, reverse=True):
+            entry = board_entry(case, names)
+            category = names.get(case.submission.category, case.submission.category)
+            out.append(
+                p.SimilarCase(
+                    support_token=tokens[case.code],
+                    category=category,
+                    summary=entry.summary if entry else category,
+                    status=STATE_LABELS[case.state],
+                    submitted_on=case.submitted_at.astimezone(CENTRE_TIMEZONE).date().isoformat(),
+                    supporters=case.support_count,
+                )
+            )
+        return p.CaseSimilarResult(cases=out)
+
+    def support(self, kiosk: str, params: p.CaseSupportParams) -> p.CaseSupportResult:
+        case = self.store.support(params.support_token, params.event_id, params.person_key, kiosk)
+        return p.CaseSupportResult(supporters=case.support_count)
+
+    def lookup(self, _kiosk: str, params: p.CaseLookupParams) -> p.CaseLookupResult:
+        stored = self.store.get(params.code)
+        case = stored.case
+        target = None
+        if case.merged_into is not None:
+            try:
+                target = self.store.get(case.merged_into).case
+            except CaseNotFound:
+                target = None
+        view = resident_view(case, target, self.directory.category_names())
+        return p.CaseLookupResult(
+            code=view.code,
+            channel=view.channel,
+            category=view.category,
+            state=str(case.state),
+            status=view.status,
+            title=view.title,
+            description=view.description,
+            accept_due=view.accept_due,
+            handle_due=view.handle_due,
+            supporters=view.supporters,
+            can_rate=view.can_rate,
+            steps=[p.TimelineEntry(at=s.at, title=s.title, detail=s.detail) for s in view.steps],
+        )
+
+    def rate(self, _kiosk: str, params: p.CaseRateParams) -> p.CaseRateResult:
+        rating = Rating(params.rating, params.solved, params.comment)
+        case = self.store.rate(params.code, rating, params.event_id, params.person_key)
+        return p.CaseRateResult(
+            code=case.code, state=str(case.state), status=STATE_LABELS[case.state]
+        )
+
+    def code_block(self, kiosk: str, params: p.CaseCodeBlockParams) -> p.CaseCodeBlockResult:
+        first, last = self.store.lease_codes(kiosk, params.channel, params.year, params.size)
+        return p.CaseCodeBlockResult(
+            channel=params.channel, year=params.year, first=first, last=last
+        )
+
+    # --- the event -------------------------------------------------------------------
+
+    def apply_submitted(self, session: Session, kiosk: str, message: p.CaseSubmitted) -> None:
+        """Runs in the intake ledger's transaction; refusals become EventRefused."""
+        from kiosk.hub.intake import EventRefused
+
+        if message.kiosk != kiosk:
+            raise EventRefused(f"case of kiosk {message.kiosk!r} sent by {kiosk!r}")
+        try:
+            case = self.store.submit_event(session, kiosk, message.id, message.record)
+        except (CaseConflict, CorruptLog, ValueError) as err:
+            raise EventRefused(str(err)) from err
+        _LOGGER.info("case %s filed at kiosk %s", case.code, kiosk)
+
+
+def _refusals(handler: Callable[[str, Any], Params]) -> MethodHandler:
+    """The store's and the domain's refusals as rpc errors the kiosk can show."""
+
+    def answer(kiosk: str, params: Params) -> Params:
+        try:
+            return handler(kiosk, params)
+        except CaseNotFound as err:
+            raise RpcRefused("unknown_case", f"查无此件，请核对编号（{err}）") from err
+        except RateLimited as err:
+            raise RpcRefused("rate_limited", str(err)) from err
+        except InvalidText as err:
+            raise RpcRefused("invalid_text", str(err)) from err
+        except TransitionRefused as err:
+            raise RpcRefused("refused", str(err)) from err
+
+    return answer

@@ -1,0 +1,497 @@
+"""The hub's case store: events in ``case_events``, the ``cases`` projection beside them.
+
+Every change is one :meth:`Database.write` transaction: load the case's events, replay
+them, ``apply`` the command (the domain decides), append the event, rebuild the
+projection row, write the audit entry. ``UNIQUE(case_id, seq)`` keeps two writers from
+both appending event n (on PostgreSQL the loser retries with the fresh log; SQLite's
+``BEGIN IMMEDIATE`` queues them); ``UNIQUE(event_id)`` makes a retried kiosk event or
+rpc a no-op.
+
+Rate limits are counted in the tables themselves (cases and supports per kiosk in the
+last hour, cases per person key in the last day), so a redelivered event never counts
+twice and a restart forgets nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kiosk.domain.cases.codes import make_code, parse_code
+from kiosk.domain.cases.model import Actor, Channel, Rating, Resident, Submission
+from kiosk.domain.cases.records import event_from_record, event_to_record
+from kiosk.domain.cases.sla import accept_due, handle_due
+from kiosk.domain.cases.states import (
+    OPEN_STATES,
+    STATE_TYPES,
+    Absorb,
+    Case,
+    CaseEvent,
+    CaseState,
+    Close,
+    Command,
+    Merge,
+    Rate,
+    Submit,
+    Support,
+    TransitionRefused,
+    apply,
+    evolve,
+    replay,
+)
+from kiosk.hub import audit
+from kiosk.hub.cases.directory import Directory
+from kiosk.hub.db import Database
+from kiosk.hub.models import (
+    CaseCodeCounter,
+    CaseCodeLease,
+    CaseEventRow,
+    CaseRow,
+    CaseSupportRow,
+)
+
+SYSTEM = Actor("system", "hub")
+MAX_RETRIES = 3
+
+
+class CaseNotFound(LookupError):
+    """No case with that code (or support token)."""
+
+
+class CaseConflict(ValueError):
+    """The event cannot be stored: another case already has that code, and so on."""
+
+
+class RateLimited(Exception):
+    """Too many cases or supports from one kiosk or one resident; the message says so."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCase:
+    row: CaseRow
+    case: Case
+
+
+def _new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+class CaseStore:
+    def __init__(
+        self,
+        database: Database,
+        directory: Directory,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.database = database
+        self.directory = directory
+        self.now = clock
+
+    # --- reading ---------------------------------------------------------------------
+
+    @staticmethod
+    def _events(session: Session, case_id: int) -> list[CaseEvent]:
+        rows = session.scalars(
+            select(CaseEventRow.record)
+            .where(CaseEventRow.case_id == case_id)
+            .order_by(CaseEventRow.seq)
+        )
+        return [event_from_record(record) for record in rows]
+
+    def _load(self, session: Session, code: str) -> StoredCase:
+        row = session.scalar(select(CaseRow).where(CaseRow.code == _normal(code)))
+        if row is None:
+            raise CaseNotFound(f"no case {code}")
+        return StoredCase(row, replay(self._events(session, row.id)))
+
+    def get(self, code: str) -> StoredCase:
+        with self.database.read() as session:
+            return self._load(session, code)
+
+    def rows(self, *conditions: Any, limit: int = 2000) -> list[CaseRow]:
+        with self.database.read() as session:
+            query = select(CaseRow).where(*conditions).order_by(CaseRow.submitted_at.desc())
+            return list(session.scalars(query.limit(limit)))
+
+    def cases(self, *conditions: Any) -> list[Case]:
+        """Whole cases (replayed), e.g. for the board and the metrics."""
+        with self.database.read() as session:
+            ids = list(session.scalars(select(CaseRow.id).where(*conditions)))
+            logs = self._logs(session, ids)
+        return [replay(log) for log in logs.values()]
+
+    def logs(self, *conditions: Any) -> list[list[CaseEvent]]:
+        with self.database.read() as session:
+            ids = list(session.scalars(select(CaseRow.id).where(*conditions)))
+            return list(self._logs(session, ids).values())
+
+    @staticmethod
+    def _logs(session: Session, ids: Sequence[int]) -> dict[int, list[CaseEvent]]:
+        logs: dict[int, list[CaseEvent]] = {case_id: [] for case_id in ids}
+        if not ids:
+            return logs
+        query = (
+            select(CaseEventRow.case_id, CaseEventRow.record)
+            .where(CaseEventRow.case_id.in_(ids))
+            .order_by(CaseEventRow.case_id, CaseEventRow.seq)
+        )
+        for case_id, record in session.execute(query):
+            logs[case_id].append(event_from_record(record))
+        return logs
+
+    def event_rows(self, case_id: int) -> list[CaseEventRow]:
+        with self.database.read() as session:
+            query = select(CaseEventRow).where(CaseEventRow.case_id == case_id)
+            return list(session.scalars(query.order_by(CaseEventRow.seq)))
+
+    # --- writing ---------------------------------------------------------------------
+
+    def act(
+        self,
+        code: str,
+        command: Command,
+        *,
+        event_id: str | None = None,
+        remote_addr: str | None = None,
+        audited: bool = True,
+    ) -> Case:
+        """Apply ``command`` to the case and store the event. Raises TransitionRefused,
+        InvalidText, CaseNotFound; a retry with the same ``event_id`` changes nothing."""
+        event_id = event_id or _new_event_id()
+        for attempt in range(MAX_RETRIES):
+            try:
+                with self.database.write() as session:
+                    if _seen(session, event_id):
+                        return self._load(session, code).case
+                    stored = self._load(session, code)
+                    case = self._append(session, stored, command, event_id)
+                    if isinstance(command, Merge):
+                        self._absorb(session, stored.case, command, event_id)
+                    if audited and command.actor.kind == "staff":
+                        self._audit(session, command, case, remote_addr)
+                    return case
+            except IntegrityError:
+                # Someone else appended this seq first (PostgreSQL): replay and try again.
+                if attempt == MAX_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _append(
+        self, session: Session, stored: StoredCase, command: Command, event_id: str
+    ) -> Case:
+        event = apply(stored.case, command, self.now, self.directory.policy)
+        case = evolve(stored.case, event)
+        self._insert_event(session, stored.row.id, event, event_id)
+        _project(stored.row, case)
+        session.flush()
+        return case
+
+    def _absorb(self, session: Session, source: Case, merge: Merge, event_id: str) -> None:
+        target = self._load(session, merge.target)
+        if target.case.state not in OPEN_STATES or target.case.is_final:
+            raise TransitionRefused(
+                merge.action, source.state, f"{target.case.code} is not open: merge refused"
+            )
+        if target.case.state in (CaseState.RESOLVED, CaseState.RATED):
+            raise TransitionRefused(
+                merge.action, source.state, f"{target.case.code} is already resolved"
+            )
+        absorb = Absorb(actor=merge.actor, source=source.code, reason=merge.reason)
+        self._append(session, target, absorb, event_id + ":absorb")
+
+    @staticmethod
+    def _insert_event(session: Session, case_id: int, event: CaseEvent, event_id: str) -> None:
+        session.add(
+            CaseEventRow(
+                case_id=case_id,
+                seq=event.seq,
+                kind=str(event.kind),
+                at=event.at,
+                actor_kind=event.actor.kind,
+                actor_id=event.actor.id,
+                actor_unit=event.actor.unit,
+                public=event.public,
+                record=event_to_record(event),
+                event_id=event_id,
+            )
+        )
+
+    def _audit(
+        self, session: Session, command: Command, case: Case, remote_addr: str | None
+    ) -> None:
+        detail: dict[str, Any] = {"unit": command.actor.unit, "state": str(case.state)}
+        if command.reason:
+            detail["reason"] = command.reason[:200]
+        audit.record(
+            session,
+            self.now(),
+            f"user:{command.actor.id}",
+            f"case.{command.action}",
+            case.code,
+            remote_addr=remote_addr,
+            detail=detail,
+        )
+
+    # --- submissions -----------------------------------------------------------------
+
+    def submit_event(self, session: Session, kiosk: str | None, event_id: str, record: Any) -> Case:
+        """Store a ``submitted`` event made elsewhere (a kiosk) inside ``session``.
+
+        Idempotent by ``event_id``. Over a rate limit the case is still stored (its slip is
+        printed already) but marked ``limited`` for staff.
+        """
+        existing = session.scalar(
+            select(CaseEventRow.case_id).where(CaseEventRow.event_id == event_id)
+        )
+        if existing is not None:
+            return replay(self._events(session, existing))
+        event = event_from_record(record)
+        case = evolve(None, event)  # checks it is a well-formed submitted event
+        if session.scalar(select(CaseRow.id).where(CaseRow.code == case.code)) is not None:
+            raise CaseConflict(f"case {case.code} exists already (another event id)")
+        self._check_known(case.submission)
+        limited = self._over_limit(session, kiosk, case.submission.resident) is not None
+        row = self._new_row(case, kiosk, limited)
+        session.add(row)
+        session.flush()
+        self._insert_event(session, row.id, event, event_id)
+        session.flush()
+        return case
+
+    def _check_known(self, submission: Submission) -> None:
+        if submission.category not in self.directory.categories:
+            raise CaseConflict(f"unknown category {submission.category!r}")
+        place = submission.place
+        for unit in (place.street, place.community, place.grid):
+            if unit is not None and unit.id not in self.directory.units:
+                raise CaseConflict(f"unknown unit {unit.id!r}")
+
+    def _over_limit(
+        self, session: Session, kiosk: str | None, resident: Resident | None
+    ) -> str | None:
+        """The refusal message when a kiosk or a resident filed too much lately."""
+        now = self.now()
+        d = self.directory
+        if kiosk is not None:
+            recent = session.scalar(
+                select(func.count(CaseRow.id)).where(
+                    CaseRow.kiosk == kiosk, CaseRow.submitted_at > now - timedelta(hours=1)
+                )
+            )
+            if (recent or 0) >= d.per_kiosk_per_hour:
+                return f"本终端一小时内已登记 {recent} 件诉求，已达上限，请稍后再试或联系工作人员。"
+        if resident is not None:
+            recent = session.scalar(
+                select(func.count(CaseRow.id)).where(
+                    CaseRow.person_key == resident.person_key,
+                    CaseRow.submitted_at > now - timedelta(days=1),
+                )
+            )
+            if (recent or 0) >= d.per_person_per_day:
+                return f"您今天已提交 {recent} 件诉求，已达上限，请明天再来或联系工作人员。"
+        return None
+
+    def check_limit(self, kiosk: str | None, person_key: str | None) -> None:
+        """Raise :class:`RateLimited` when a new case would be over a limit."""
+        resident = Resident(person_key) if person_key else None
+        with self.database.read() as session:
+            message = self._over_limit(session, kiosk, resident)
+        if message:
+            raise RateLimited(message)
+
+    def _new_row(self, case: Case, kiosk: str | None, limited: bool) -> CaseRow:
+        sub = case.submission
+        row = CaseRow(
+            code=case.code,
+            channel=sub.channel,
+            street=sub.place.street.id,
+            community=sub.place.community.id,
+            grid=sub.place.grid.id if sub.place.grid else None,
+            category=sub.category,
+            title=sub.title[:200],
+            kiosk=kiosk,
+            person_key=sub.resident.person_key if sub.resident else None,
+            support_token=secrets.token_urlsafe(18),
+            limited=limited,
+            submitted_at=case.submitted_at,
+        )
+        _project(row, case)
+        return row
+
+    def file(
+        self,
+        channel: Channel,
+        submit_for: Callable[[str], Submit],
+        *,
+        remote_addr: str | None = None,
+    ) -> Case:
+        """Staff file a case (代办): a code from the hub's own sequence, then Submit."""
+        with self.database.write() as session:
+            year = self.now().year
+            seq = _allocate(session, channel, year, 1, None, self.now())
+            command = submit_for(make_code(channel, year, seq))
+            event = apply(None, command, self.now, self.directory.policy)
+            case = evolve(None, event)
+            self._check_known(case.submission)
+            row = self._new_row(case, None, False)
+            session.add(row)
+            session.flush()
+            self._insert_event(session, row.id, event, _new_event_id())
+            audit.record(
+                session,
+                self.now(),
+                f"user:{command.actor.id}",
+                "case.file_on_behalf",
+                case.code,
+                remote_addr=remote_addr,
+                detail={"unit": command.actor.unit, "reason": (command.reason or "")[:200]},
+            )
+            return case
+
+    # --- codes -----------------------------------------------------------------------
+
+    def lease_codes(self, kiosk: str, channel: str, year: int, size: int) -> tuple[int, int]:
+        with self.database.write() as session:
+            now = self.now()
+            leased = session.scalar(
+                select(func.coalesce(func.sum(CaseCodeLease.last - CaseCodeLease.first + 1), 0))
+                .where(CaseCodeLease.kiosk == kiosk)
+                .where(CaseCodeLease.leased_at > now - timedelta(days=1))
+            )
+            allowance = self.directory.per_kiosk_per_hour * 24
+            if (leased or 0) + size > allowance:
+                raise RateLimited(
+                    f"本终端今天已领取 {leased} 个诉求编号，已达上限，请联系工作人员。"
+                )
+            first = _allocate(session, channel, year, size, kiosk, now)
+            return first, first + size - 1
+
+    # --- residents -------------------------------------------------------------------
+
+    def support(self, token: str, event_id: str, person_key: str | None, kiosk: str | None) -> Case:
+        with self.database.write() as session:
+            row = session.scalar(select(CaseRow).where(CaseRow.support_token == token))
+            if row is None:
+                raise CaseNotFound("no such case to support")
+            if _seen(session, event_id):
+                return replay(self._events(session, row.id))
+            self._support_limit(session, kiosk, person_key)
+            stored = StoredCase(row, replay(self._events(session, row.id)))
+            actor = Actor("resident", person_key or "anonymous")
+            case = self._append(session, stored, Support(actor=actor), event_id)
+            session.add(
+                CaseSupportRow(
+                    case_id=row.id,
+                    person_key=person_key,
+                    kiosk=kiosk,
+                    at=self.now(),
+                    event_id=event_id,
+                )
+            )
+            return case
+
+    def _support_limit(self, session: Session, kiosk: str | None, person_key: str | None) -> None:
+        since = self.now() - timedelta(hours=1)
+        if kiosk is not None:
+            recent = session.scalar(
+                select(func.count(CaseSupportRow.id)).where(
+                    CaseSupportRow.kiosk == kiosk, CaseSupportRow.at > since
+                )
+            )
+            if (recent or 0) >= self.directory.per_kiosk_per_hour:
+                raise RateLimited("本终端一小时内的“我也遇到了”已达上限，请稍后再试。")
+        if person_key is not None:
+            recent = session.scalar(
+                select(func.count(CaseSupportRow.id)).where(
+                    CaseSupportRow.person_key == person_key, CaseSupportRow.at > since
+                )
+            )
+            if (recent or 0) >= self.directory.per_person_per_day:
+                raise RateLimited("您一小时内的“我也遇到了”已达上限，请稍后再试。")
+
+    def rate(self, code: str, rating: Rating, event_id: str, person_key: str | None) -> Case:
+        actor = Actor("resident", person_key or "anonymous")
+        return self.act(code, Rate(actor=actor, rating=rating), event_id=event_id, audited=False)
+
+    # --- the periodic job ------------------------------------------------------------
+
+    def close_unrated(self) -> list[str]:
+        """Close resolved cases nobody rated within the window (actor system/hub)."""
+        window = timedelta(hours=self.directory.policy.rating_window_hours)
+        due = self.rows(
+            CaseRow.state == str(CaseState.RESOLVED), CaseRow.updated_at <= self.now() - window
+        )
+        closed = []
+        for row in due:
+            try:
+                self.act(
+                    row.code,
+                    Close(actor=SYSTEM),
+                    event_id=f"close:{row.code}:{row.updated_at.isoformat()}",
+                )
+                closed.append(row.code)
+            except (TransitionRefused, CaseNotFound):
+                continue  # rated or changed meanwhile
+        return closed
+
+
+def _seen(session: Session, event_id: str) -> bool:
+    found = session.scalar(select(CaseEventRow.id).where(CaseEventRow.event_id == event_id))
+    return found is not None
+
+
+def _normal(code: str) -> str:
+    try:
+        return str(parse_code(code))
+    except ValueError:
+        return code.strip().upper()
+
+
+def _project(row: CaseRow, case: Case) -> None:
+    """The projection columns from the replayed case."""
+    place = case.submission.place
+    row.state = str(case.state)
+    row.state_type = STATE_TYPES[case.state]
+    row.unit = case.unit.id
+    units = [place.street.id, place.community.id]
+    if place.grid is not None:
+        units.append(place.grid.id)
+    units += [case.unit.id, *(u.id for u in case.co_handlers)]
+    row.units = list(dict.fromkeys(units))
+    row.supporters = case.support_count
+    row.accept_due = accept_due(case)
+    row.handle_due = handle_due(case)
+    row.updated_at = case.last_event.at
+
+
+def _allocate(
+    session: Session, channel: str, year: int, size: int, kiosk: str | None, now: datetime
+) -> int:
+    """Reserve ``size`` sequence numbers; the counter row serialises concurrent callers."""
+    counter = session.get(CaseCodeCounter, (channel, year), with_for_update=True)
+    if counter is None:
+        counter = CaseCodeCounter(channel=channel, year=year, last_seq=0)
+        session.add(counter)
+    first = counter.last_seq + 1
+    counter.last_seq += size
+    session.add(
+        CaseCodeLease(
+            kiosk=kiosk,
+            channel=channel,
+            year=year,
+            first=first,
+            last=first + size - 1,
+            leased_at=now,
+        )
+    )
+    session.flush()
+    return first
