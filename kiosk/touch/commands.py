@@ -1,0 +1,310 @@
+"""Remote commands from the hub, carried out at the kiosk (``svc/v1/kiosk/{kiosk}/cmd/+``).
+
+Every command is validated (:class:`KioskCommand`), checked to be ours and in time, run at
+most once, and answered with a :class:`CommandResult` event the hub records:
+
+- ``print_test``: a test slip through the firmware bridge; done once the printer took it.
+- ``reload``: the screens reload (the status poll carries a ``reload`` counter they
+  compare with the one their page was made with).
+- ``rebirth``: the kiosk re-announces its state and health.
+- ``config``: service display names and texts for the screens, validated, applied to the
+  running app until the next start (the hub pushes again after a restart if it must).
+
+A command past ``expires_at`` is answered ``expired`` and not run: a kiosk back after a
+day must not print yesterday's test page. The MQTT v5 expiry drops most of those in the
+broker already; this is the check that survives any bridge and any clock on the way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal, Protocol, cast
+
+from flask import Flask, current_app
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from kiosk.domain.queue import CENTRE_TIMEZONE
+from kiosk.domain.receipt import Cut, Feed, Receipt, Text
+from kiosk.protocol.messages import (
+    CommandResult,
+    Envelope,
+    InvalidPayload,
+    KioskCommand,
+    PrintResult,
+    ServiceInfo,
+    ServicesListResult,
+    decode,
+    utcnow,
+)
+from kiosk.protocol.topics import COMMAND_RESULT
+
+_LOGGER = logging.getLogger(__name__)
+
+EXTENSION = "kiosk.touch.commands"
+REMEMBERED = 256  # command ids kept to run each once; a kiosk gets a few a day
+PRINT_WAIT = 15.0  # seconds a test page may take to reach the printer before "failed"
+COMMAND_NAMES = ("print_test", "reload", "rebirth", "config")
+TEXT_KEYS = ("welcome", "notice")
+_SERVICE_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+Status = Literal["done", "failed", "refused", "expired"]
+Clock = Callable[[], datetime]
+
+
+class CommandLink(Protocol):
+    """The part of :class:`kiosk.touch.link.KioskLink` commands use."""
+
+    kiosk: str
+
+    def on_command(self, listener: Callable[[str, bytes], None]) -> Callable[[], None]: ...
+
+    def print(self, receipt: Receipt, label: str = "") -> str: ...
+
+    def print_result(self, job_id: str) -> PrintResult | None: ...
+
+    def announce(self) -> None: ...
+
+    def publish_event(self, event_type: str, message: Envelope) -> None: ...
+
+
+class ConfigParams(BaseModel):
+    """What a ``config`` command may set. Anything else is refused, with the reason."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    services: dict[str, str] = Field(
+        default_factory=dict, description="service code → the name its button shows"
+    )
+    texts: dict[Literal["welcome", "notice"], str] = Field(default_factory=dict)
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 50:
+            raise ValueError("at most 50 services")
+        for code, name in value.items():
+            if not _SERVICE_CODE.match(code):
+                raise ValueError(f"service code {code!r} must be 1-32 of a-z 0-9 _ -")
+            if not 1 <= len(name.strip()) <= 20:
+                raise ValueError(f"the name of {code!r} must be 1-20 characters")
+        return {code: name.strip() for code, name in value.items()}
+
+    @field_validator("texts")
+    @classmethod
+    def _texts(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            if len(text) > 120:
+                raise ValueError(f"text {key!r} must be at most 120 characters")
+        return {key: text.strip() for key, text in value.items()}
+
+
+def config_problem(params: dict[str, Any]) -> str | None:
+    """Why ``params`` is no valid configuration, in one line; None if it is."""
+    try:
+        ConfigParams.model_validate(params)
+    except ValidationError as err:
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(params)'}: {e['msg']}" for e in err.errors()
+        )[:200]
+    return None
+
+
+class KioskCommands:
+    """Receives, checks and runs the hub's commands for one kiosk."""
+
+    def __init__(
+        self,
+        link: CommandLink,
+        *,
+        clock: Clock = utcnow,
+        print_wait: float = PRINT_WAIT,
+    ) -> None:
+        self.link = link
+        self._clock = clock
+        self.print_wait = print_wait
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[str, CommandResult | None] = OrderedDict()
+        self.config = ConfigParams()
+        self.reloads = 0  # the screens reload when this changes (GET /api/status)
+        self.malformed = 0
+        self.executed: list[str] = []  # names of the commands run, in order (for tests)
+        link.on_command(self.receive)
+
+    # --- what the screens use ------------------------------------------------------------
+
+    def text(self, key: str) -> str:
+        return self.config.texts.get(cast(Literal["welcome", "notice"], key), "")
+
+    def services(self, listing: ServicesListResult) -> ServicesListResult:
+        """The hub's list with the display names a ``config`` command set."""
+        names = self.config.services
+        if not names:
+            return listing
+        renamed = [
+            ServiceInfo(code=s.code, name=names.get(s.code, s.name), prefix=s.prefix)
+            for s in listing.services
+        ]
+        return listing.model_copy(update={"services": renamed})
+
+    # --- intake ----------------------------------------------------------------------------
+
+    def receive(self, name: str, payload: bytes) -> None:
+        """One delivery of ``svc/v1/kiosk/{kiosk}/cmd/{name}`` (on the network thread)."""
+        try:
+            command = decode(KioskCommand, payload)
+        except InvalidPayload as err:
+            self._malformed(name, payload, str(err))
+            return
+        if command.name != name:
+            self._answer(command, "refused", f"command {command.name!r} on the topic of {name!r}")
+            return
+        if command.kiosk != self.link.kiosk:
+            # The broker's ACL should make this impossible; if it happens, do nothing.
+            _LOGGER.warning("command %s for kiosk %r refused", command.id, command.kiosk)
+            self._answer(command, "refused", f"this is kiosk {self.link.kiosk!r}")
+            return
+        with self._lock:
+            if command.id in self._seen:
+                earlier = self._seen[command.id]
+                duplicate = True
+            else:
+                self._seen[command.id] = None
+                while len(self._seen) > REMEMBERED:
+                    self._seen.popitem(last=False)
+                duplicate = False
+        if duplicate:
+            _LOGGER.info("command %s delivered again: not run again", command.id)
+            if earlier is not None:
+                self._publish(earlier)  # the first answer may have been lost on the way
+            return
+        if command.expires_at <= self._clock():
+            self._answer(command, "expired", f"arrived after its deadline {command.expires_at}")
+            return
+        self._run(command)
+
+    def _malformed(self, name: str, payload: bytes, problem: str) -> None:
+        with self._lock:
+            self.malformed += 1
+        _LOGGER.warning("malformed command on cmd/%s dropped: %s", name, problem)
+        # Tell the hub when the command can still be named, so it does not wait in vain.
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            return
+        command_id = body.get("id") if isinstance(body, dict) else None
+        if isinstance(command_id, str) and 1 <= len(command_id) <= 64 and name in COMMAND_NAMES:
+            result = CommandResult(
+                kiosk=self.link.kiosk,
+                command_id=command_id,
+                name=cast(Any, name),
+                status="refused",
+                detail=problem[:200],
+            )
+            self._publish(result)
+
+    # --- running ---------------------------------------------------------------------------
+
+    def _run(self, command: KioskCommand) -> None:
+        _LOGGER.info("command %s (%s) from %s", command.name, command.id, command.actor)
+        self.executed.append(command.name)
+        if command.name == "print_test":
+            self._print_test(command)
+        elif command.name == "reload":
+            with self._lock:
+                self.reloads += 1
+            self._answer(command, "done", "screens reload at their next status poll")
+        elif command.name == "rebirth":
+            self.link.announce()
+            self._answer(command, "done", "state and health announced again")
+        else:
+            self._configure(command)
+
+    def _configure(self, command: KioskCommand) -> None:
+        problem = config_problem(command.params)
+        if problem is not None:
+            self._answer(command, "refused", f"invalid configuration: {problem}")
+            return
+        config = ConfigParams.model_validate(command.params)
+        self.config = ConfigParams(
+            services={**self.config.services, **config.services},
+            texts={**self.config.texts, **config.texts},
+        )
+        with self._lock:
+            self.reloads += 1  # the screens show the new names and texts at once
+        applied = len(config.services) + len(config.texts)
+        self._answer(command, "done", f"applied {applied} setting(s)")
+
+    def _print_test(self, command: KioskCommand) -> None:
+        job = self.link.print(check_slip(self.link.kiosk, command, self._clock()), "test")
+        # The printer's answer comes on this (network) thread: wait for it on another.
+        threading.Thread(
+            target=self._await_print, args=(command, job), name="test-page", daemon=True
+        ).start()
+
+    def _await_print(self, command: KioskCommand, job: str) -> None:
+        deadline = time.monotonic() + self.print_wait
+        while time.monotonic() < deadline:
+            result = self.link.print_result(job)
+            if result is not None and result.status in ("printed", "failed", "waiting"):
+                if result.status == "printed":
+                    self._answer(command, "done", f"test page printed (job {job[:8]})")
+                else:
+                    self._answer(command, "failed", f"printer: {result.status} {result.detail}")
+                return
+            time.sleep(0.05)
+        self._answer(command, "failed", "the printer did not answer in time")
+
+    # --- answering -------------------------------------------------------------------------
+
+    def _answer(self, command: KioskCommand, status: Status, detail: str) -> None:
+        result = CommandResult(
+            kiosk=self.link.kiosk,
+            command_id=command.id,
+            name=command.name,
+            status=status,
+            detail=detail[:200],
+        )
+        with self._lock:
+            if command.id in self._seen:
+                self._seen[command.id] = result
+        self._publish(result)
+
+    def _publish(self, result: CommandResult) -> None:
+        # The persistent outbox when the link has one: the answer survives a restart.
+        queue_event = getattr(self.link, "queue_event", None)
+        if queue_event is not None:
+            queue_event(COMMAND_RESULT, result)
+        else:
+            self.link.publish_event(COMMAND_RESULT, result)
+
+
+def check_slip(kiosk: str, command: KioskCommand, now: datetime) -> Receipt:
+    """The slip ``print_test`` prints: which kiosk, when, who asked."""
+    local = now.astimezone(CENTRE_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")
+    return [
+        Text("终端测试页", align="center", scale=2, bold=True),
+        Text(f"终端 {kiosk}", align="center"),
+        Text(local, align="center"),
+        Text(f"指令 {command.id[:12]}"),
+        Text(f"发出人 {command.actor[:40]}"),
+        Text("打印正常：中文、字号、切纸。", align="left"),
+        Feed(2),
+        Cut(),
+    ]
+
+
+def register(app: Flask, commands: KioskCommands) -> None:
+    """Give the screens the pushed texts (``kiosk_text('welcome')``)."""
+    app.extensions[EXTENSION] = commands
+    app.jinja_env.globals["kiosk_text"] = lambda key: kiosk_commands().text(key)
+
+
+def kiosk_commands() -> KioskCommands:
+    return cast(KioskCommands, current_app.extensions[EXTENSION])
