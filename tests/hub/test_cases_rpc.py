@@ -1,0 +1,216 @@
+"""The case.* rpc methods and the case.submitted event through a real Mosquitto."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from paho.mqtt.properties import Properties
+
+from kiosk.domain.cases.states import Accept, Claim, Dispatch, Note, Resolve
+from kiosk.hub.cases.rpc import CaseRpc
+from kiosk.hub.cases.setup import build_store
+from kiosk.hub.cases.store import CaseStore
+from kiosk.hub.desk import QueueDesk
+from kiosk.hub.worker import HubWorker
+from kiosk.protocol import cases as p
+from kiosk.protocol import topics
+from kiosk.protocol.client import MqttLink
+from kiosk.protocol.messages import EventAck, decode
+from kiosk.protocol.rpc import RpcClient, RpcFailed
+from kiosk.settings import Settings
+from tests.brokers import RunningBroker
+from tests.hub.cases_helpers import STAFF_COMMUNITY, STAFF_GRID, submit, submitted_record
+from tests.hub.conftest import WAIT, kiosk_state, wait_hub_online
+from tests.waiting import eventually
+
+
+@pytest.fixture
+def store(settings: Settings, live_desk: QueueDesk) -> CaseStore:
+    return build_store(settings.hub.cases, live_desk.database, live_desk.now)
+
+
+@pytest.fixture
+def hub(
+    central_broker: RunningBroker, live_desk: QueueDesk, store: CaseStore
+) -> Iterator[HubWorker]:
+    worker = HubWorker(central_broker.mqtt_settings("hub"), live_desk, client_id="hub-test")
+    rpc = CaseRpc(store, lambda kiosk: live_desk.centre_of(kiosk).code)
+    rpc.install(worker.rpc, worker.intake)
+    worker.start()
+    wait_hub_online(central_broker, worker)
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def rpc(hub: HubWorker, kiosk_link: MqttLink, live_desk: QueueDesk) -> RpcClient:
+    kiosk_link.publish(topics.kiosk_state("k1"), kiosk_state("k1"), retain=True)
+    eventually(lambda: [k for k in live_desk.kiosks() if k.state == "online"], "k1's state")
+    return RpcClient(kiosk_link, "k1")
+
+
+def _call(rpc: RpcClient, method: str, params: p.Params, result: type[p.Params]) -> object:
+    return rpc.call(method, params, result, timeout=WAIT)  # type: ignore[type-var]
+
+
+def test_categories_and_the_grid_tree_of_the_kiosks_centre(rpc: RpcClient) -> None:
+    cats = rpc.call("case.categories", p.CaseCategoriesParams(), p.CaseCategoriesResult, WAIT)
+    water = next(c for c in cats.categories if c.id == "water")
+    assert (water.name, water.icon, water.accept_hours, water.handle_hours) == (
+        "供水供暖",
+        "drop",
+        8,
+        24,
+    )
+    tree = rpc.call("case.grids", p.CaseGridsParams(), p.CaseGridsResult, WAIT)
+    assert tree.community == "sq-dongfeng"
+    (street,) = tree.streets
+    community = next(c for c in street.communities if c.id == "sq-dongfeng")
+    assert [g.id for g in community.grids] == ["wg-df1", "wg-df2"]
+    assert community.grids[0].buildings == ["1号楼", "2号楼", "3号楼"]
+
+
+def test_a_submitted_event_is_applied_once_and_acked(
+    rpc: RpcClient, hub: HubWorker, kiosk_link: MqttLink, store: CaseStore
+) -> None:
+    acks: list[EventAck] = []
+    got = threading.Event()
+
+    def on_ack(_t: str, payload: bytes, _p: Properties | None) -> None:
+        acks.append(decode(EventAck, payload))
+        got.set()
+
+    kiosk_link.subscribe(topics.kiosk_ack("k1"), on_ack)
+    block = rpc.call(
+        "case.code_block",
+        p.CaseCodeBlockParams(channel="box", year=2026),
+        p.CaseCodeBlockResult,
+        WAIT,
+    )
+    record = submitted_record(store, block.first, at=datetime.now(UTC))
+    event = p.CaseSubmitted(kiosk="k1", code=record["code"], record=record)
+    for _ in range(2):  # a redelivery from the outbox
+        kiosk_link.publish(topics.kiosk_event("k1", topics.CASE_SUBMITTED), event, qos=1)
+    eventually(lambda: len(acks) >= 2, "two acks")
+    assert all(a.event_ids == [event.id] for a in acks)
+    assert len(store.rows()) == 1
+    view = rpc.call("case.lookup", p.CaseLookupParams(code=event.code), p.CaseLookupResult, WAIT)
+    assert view.state == "submitted" and view.steps[0].title == "已提交"
+
+
+def test_an_event_for_another_kiosk_is_refused_but_acked(
+    rpc: RpcClient, hub: HubWorker, kiosk_link: MqttLink, store: CaseStore
+) -> None:
+    acks: list[EventAck] = []
+    kiosk_link.subscribe(
+        topics.kiosk_ack("k1"), lambda _t, payload, _p: acks.append(decode(EventAck, payload))
+    )
+    record = submitted_record(store, 3, at=datetime.now(UTC), kiosk="k9")
+    # CaseSubmitted itself refuses a record naming another kiosk, so build the bytes by hand.
+    raw = {"v": 1, "id": "evt-forged", "ts": datetime.now(UTC).isoformat(), "kiosk": "k1"}
+    raw |= {"code": record["code"], "record": record}
+    kiosk_link.publish(topics.kiosk_event("k1", topics.CASE_SUBMITTED), _json(raw))
+    eventually(lambda: acks, "the ack of a refused event")
+    assert store.rows() == []
+
+
+def _json(data: object) -> bytes:
+    import json
+
+    return json.dumps(data).encode()
+
+
+def test_lookup_shows_no_notes_no_staff_names_no_identity(rpc: RpcClient, store: CaseStore) -> None:
+    now = datetime.now(UTC)
+    code = submit(store, 11, at=now, person_key="pk-secret-resident")
+    store.act(code, Accept(actor=STAFF_COMMUNITY))
+    store.act(code, Note(actor=STAFF_COMMUNITY, text="INTERNAL-NOTE-MARKER 住户脾气大"))
+    store.act(code, Dispatch(actor=STAFF_COMMUNITY, lead=store.directory.unit("wg-df1")))
+    store.act(code, Claim(actor=STAFF_GRID))
+    store.act(code, Resolve(actor=STAFF_GRID, reply="已更换灯泡"))
+    view = rpc.call("case.lookup", p.CaseLookupParams(code=code.lower()), p.CaseLookupResult, WAIT)
+    text = view.model_dump_json()
+    for secret in ("INTERNAL-NOTE-MARKER", "clerk", "gridder", "pk-secret-resident", "张*"):
+        assert secret not in text
+    assert view.can_rate and "东风第一网格" in text
+    with pytest.raises(RpcFailed) as refused:
+        rpc.call(
+            "case.rate",
+            p.CaseRateParams(
+                code=code, rating="satisfied", solved=True, event_id="r1", person_key="pk-other"
+            ),
+            p.CaseRateResult,
+            WAIT,
+        )
+    assert refused.value.code == "refused" and "only the resident who filed" in str(refused.value)
+    rated = rpc.call(
+        "case.rate",
+        p.CaseRateParams(
+            code=code,
+            rating="unsatisfied",
+            solved=False,
+            comment="还是不亮😡",
+            event_id="r2",
+            person_key="pk-secret-resident",
+        ),
+        p.CaseRateResult,
+        WAIT,
+    )
+    assert (rated.state, rated.status) == ("rated", "已评价")
+
+
+def test_similar_cases_come_with_tokens_not_codes_and_take_support(
+    rpc: RpcClient, store: CaseStore
+) -> None:
+    now = datetime.now(UTC)
+    code = submit(store, 21, at=now, person_key="pk-a")
+    store.act(code, Accept(actor=STAFF_COMMUNITY, summary="东风一网格路灯维修"))
+    submit(store, 22, at=now, grid="wg-df2")  # another grid: not similar
+    found = rpc.call(
+        "case.similar",
+        p.CaseSimilarParams(category="repair", grid="wg-df1"),
+        p.CaseSimilarResult,
+        WAIT,
+    )
+    (similar,) = found.cases
+    assert similar.summary == "东风一网格路灯维修" and code not in found.model_dump_json()
+    params = p.CaseSupportParams(
+        support_token=similar.support_token, event_id="s1", person_key="pk-b"
+    )
+    assert rpc.call("case.support", params, p.CaseSupportResult, WAIT).supporters == 1
+    assert rpc.call("case.support", params, p.CaseSupportResult, WAIT).supporters == 1  # retry
+    again = p.CaseSupportParams(
+        support_token=similar.support_token, event_id="s2", person_key="pk-b"
+    )
+    with pytest.raises(RpcFailed, match="you support this case already"):
+        rpc.call("case.support", again, p.CaseSupportResult, WAIT)
+    with pytest.raises(RpcFailed) as unknown:
+        rpc.call(
+            "case.support",
+            p.CaseSupportParams(support_token="nope", event_id="s3"),
+            p.CaseSupportResult,
+            WAIT,
+        )
+    assert unknown.value.code == "unknown_case"
+
+
+def test_an_unknown_code_and_a_flood_of_code_leases_get_clear_messages(
+    rpc: RpcClient, store: CaseStore
+) -> None:
+    with pytest.raises(RpcFailed) as unknown:
+        rpc.call("case.lookup", p.CaseLookupParams(code="MQ-2026-9999-A"), p.CaseLookupResult, WAIT)
+    assert unknown.value.code == "unknown_case" and "查无此件" in str(unknown.value)
+    big = p.CaseCodeBlockParams(channel="box", year=2026, size=200)
+    with pytest.raises(RpcFailed) as limited:
+        for _ in range(10):
+            rpc.call("case.code_block", big, p.CaseCodeBlockResult, WAIT)
+    assert limited.value.code == "rate_limited" and "已达上限" in str(limited.value)
+
+
+def test_long_and_emoji_comments(rpc: RpcClient, store: CaseStore) -> None:
+    code = submit(store, 31, at=datetime.now(UTC), title="🚰 水管漏水 𠀀 " + "长" * 40)
+    view = rpc.call("case.lookup", p.CaseLookupParams(code=code), p.CaseLookupResult, WAIT)
+    assert view.title.startswith("🚰 水管漏水 𠀀")
