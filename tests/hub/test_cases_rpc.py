@@ -52,10 +52,6 @@ def rpc(hub: HubWorker, kiosk_link: MqttLink, live_desk: QueueDesk) -> RpcClient
     return RpcClient(kiosk_link, "k1")
 
 
-def _call(rpc: RpcClient, method: str, params: p.Params, result: type[p.Params]) -> object:
-    return rpc.call(method, params, result, timeout=WAIT)  # type: ignore[type-var]
-
-
 def test_categories_and_the_grid_tree_of_the_kiosks_centre(rpc: RpcClient) -> None:
     cats = rpc.call("case.categories", p.CaseCategoriesParams(), p.CaseCategoriesResult, WAIT)
     water = next(c for c in cats.categories if c.id == "water")
@@ -190,7 +186,7 @@ def test_similar_cases_come_with_tokens_not_codes_and_take_support(
     with pytest.raises(RpcFailed) as unknown:
         rpc.call(
             "case.support",
-            p.CaseSupportParams(support_token="nope", event_id="s3"),
+            p.CaseSupportParams(support_token="nope", event_id="s3"),  # noqa: S106
             p.CaseSupportResult,
             WAIT,
         )
