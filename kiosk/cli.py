@@ -38,6 +38,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         kiosks=args.kiosks,
         printers=dict(args.printer),
         idreaders=dict(args.idreader),
+        uplinks={kiosk: int(port) for kiosk, port in args.uplink},
     )
 
 
@@ -106,6 +107,15 @@ def _parser() -> argparse.ArgumentParser:
             metavar="kI=URL",
             help=f"use a real {device} (any pyserial URL) for kiosk kI instead of the simulator",
         )
+    demo.add_argument(
+        "--uplink",
+        type=_kiosk_url,
+        action="append",
+        default=[],
+        metavar="kI=PORT",
+        help="kiosk kI's edge bridge connects to this loopback port (a relay to the central "
+        "broker, for fault tests) instead of the central broker",
+    )
     demo.set_defaults(func=_cmd_demo)
 
     for name, func, helptext in (

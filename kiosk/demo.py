@@ -154,6 +154,8 @@ class Demo:
     secrets: dict[str, str]
     external_printers: dict[str, str] = field(default_factory=dict)  # kiosk → pyserial URL
     external_idreaders: dict[str, str] = field(default_factory=dict)
+    # kiosk → a loopback port that relays to the central broker (the fault tests cut it).
+    uplink_ports: dict[str, int] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
 
     def _python(self, *args: str) -> list[str]:
@@ -208,7 +210,7 @@ class Demo:
             centre=CENTRE,
             port=self.ports.edge(i),
             central_host="127.0.0.1",
-            central_port=self.ports.central,
+            central_port=self.uplink_ports.get(kiosk, self.ports.central),
             kiosk_password=self.secrets[kiosk],
             users={
                 "touch": self.secrets[f"{kiosk}-touch"],
@@ -404,8 +406,13 @@ def run_demo(
     kiosks: int = 1,
     printers: dict[str, str] | None = None,
     idreaders: dict[str, str] | None = None,
+    uplinks: dict[str, int] | None = None,
 ) -> int:
-    """Run until SIGINT or SIGTERM; returns the exit code."""
+    """Run until SIGINT or SIGTERM; returns the exit code.
+
+    ``uplinks`` (kiosk → port) points that kiosk's edge bridge at a loopback relay to the
+    central broker instead of the broker itself, so a test can cut the uplink.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s demo: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the hub's own log has them
     if not 1 <= kiosks <= 9:
@@ -421,6 +428,7 @@ def run_demo(
         _secrets(state_dir, ids),
         external_printers=printers or {},
         external_idreaders=idreaders or {},
+        uplink_ports=uplinks or {},
     )
     stopping: list[int] = []
 
@@ -459,13 +467,23 @@ def _print_banner(demo: Demo, path: Path) -> None:
 
 
 def launch_demo(
-    state_dir: Path, *, port_base: int, kiosks: int = 1, timeout: float = 90.0
+    state_dir: Path,
+    *,
+    port_base: int,
+    kiosks: int = 1,
+    timeout: float = 90.0,
+    uplinks: dict[str, int] | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """Start ``kiosk demo`` as a child process and wait for READY (tests and benchmarks).
 
+    ``uplinks``: kiosk → port of a relay to the central broker (see :func:`run_demo`);
+    ``env``: extra environment (``KIOSK__SECTION__KEY`` settings) for every part.
     Returns the process and the parsed demo.json. Stop it with ``terminate()``.
     """
     import queue
+
+    relays = [f"--uplink={kiosk}={port}" for kiosk, port in sorted((uplinks or {}).items())]
 
     process = subprocess.Popen(  # noqa: S603 - our own program
         [
@@ -479,7 +497,9 @@ def launch_demo(
             str(port_base),
             "--kiosks",
             str(kiosks),
+            *relays,
         ],
+        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
