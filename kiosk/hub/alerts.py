@@ -31,6 +31,9 @@ KIND_LABELS = {
     "printer_fault": "打印机故障",
     "reader_fault": "读卡器故障",
     "help": "群众呼叫工作人员",
+    "disk_low": "磁盘将满",
+    "overheated": "温度过高",
+    "outbox_backlog": "事件积压未送达",
 }
 STATUS_LABELS = {"open": "待处理", "acknowledged": "已确认", "resolved": "已解决"}
 

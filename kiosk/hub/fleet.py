@@ -19,8 +19,8 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk.hub.models import Kiosk
-from kiosk.protocol.messages import DeviceState, KioskState
+from kiosk.hub.models import Kiosk, KioskHealthSample, KioskPresence
+from kiosk.protocol.messages import DeviceState, KioskHealth, KioskState
 
 PrinterPaper = Literal["ok", "low", "out", "unknown"]
 ReaderHealth = Literal["ok", "sam_fault", "offline", "unknown", "absent"]
@@ -63,6 +63,8 @@ class KioskView:
     enrolled_centre: str | None = None
     enrolled_at: datetime | None = None
     revoked_at: datetime | None = None
+    health: dict[str, Any] | None = None
+    health_at: datetime | None = None
 
     @property
     def online(self) -> bool:
@@ -90,6 +92,17 @@ class KioskView:
     @property
     def problems(self) -> frozenset[str]:
         return kiosk_problems(self)
+
+    def figure(self, name: str) -> Any:
+        """One figure of the latest health report (None when never reported)."""
+        return None if self.health is None else self.health.get(name)
+
+    @property
+    def disk_free_percent(self) -> float | None:
+        free, total = self.figure("disk_free_bytes"), self.figure("disk_total_bytes")
+        if free is None or not total:
+            return None
+        return round(100 * float(free) / float(total), 1)
 
 
 _PAPER: dict[str, PrinterPaper] = {"ok": "ok", "near_end": "low", "out": "out"}
@@ -164,12 +177,16 @@ def _kiosk_row(session: Session, kiosk_id: str, now: datetime) -> Kiosk:
     return kiosk
 
 
-def _update_offline_since(kiosk: Kiosk, now: datetime) -> None:
+def _update_offline_since(session: Session, kiosk: Kiosk, now: datetime) -> None:
+    """Keep ``offline_since`` and, at each change, a row of presence history."""
     online = kiosk.state == "online" and kiosk.uplink != "down" and kiosk.revoked_at is None
     if online:
+        if kiosk.offline_since is not None:
+            session.add(KioskPresence(kiosk=kiosk.id, ts=now, online=True))
         kiosk.offline_since = None
     elif kiosk.offline_since is None:
         kiosk.offline_since = now
+        session.add(KioskPresence(kiosk=kiosk.id, ts=now, online=False))
 
 
 def _order(session: int, state: str, ts: datetime) -> tuple[int, bool, datetime]:
@@ -216,7 +233,7 @@ def record_state(session: Session, message: KioskState, now: datetime) -> bool:
     kiosk.session = message.session
     kiosk.version = message.version
     kiosk.state_ts = message.ts
-    _update_offline_since(kiosk, now)
+    _update_offline_since(session, kiosk, now)
     return True
 
 
@@ -238,12 +255,37 @@ def record_device(session: Session, message: DeviceState, now: datetime) -> bool
     return True
 
 
+def record_health(session: Session, message: KioskHealth, now: datetime) -> bool:
+    """Keep a kiosk's latest health and a sample of it; False if older than the one kept."""
+    kiosk = _kiosk_row(session, message.kiosk, now)
+    _check_allowed(kiosk)
+    kiosk.last_seen = now
+    known = kiosk.health
+    if known is not None and datetime.fromisoformat(known["ts"]) >= message.ts:
+        return False  # a retained report replayed at subscribe, or one overtaken
+    kiosk.health = message.model_dump(mode="json", exclude={"v", "id"})
+    kiosk.health_at = now
+    session.add(
+        KioskHealthSample(
+            kiosk=message.kiosk,
+            ts=message.ts,
+            uptime_s=message.uptime_s,
+            outbox_depth=message.outbox_depth,
+            outbox_oldest_age_s=message.outbox_oldest_age_s,
+            disk_free_bytes=message.disk_free_bytes,
+            disk_total_bytes=message.disk_total_bytes,
+            cpu_temperature_c=message.cpu_temperature_c,
+        )
+    )
+    return True
+
+
 def record_uplink(session: Session, kiosk_id: str, up: bool, now: datetime) -> None:
     """The central broker's notice that a kiosk's edge bridge connected or dropped."""
     kiosk = _kiosk_row(session, kiosk_id, now)
     kiosk.uplink = "up" if up else "down"
     kiosk.last_seen = now
-    _update_offline_since(kiosk, now)
+    _update_offline_since(session, kiosk, now)
 
 
 def record_seen(session: Session, kiosk_id: str, now: datetime) -> None:
@@ -262,7 +304,7 @@ def enrol(session: Session, kiosk_id: str, centre: str, now: datetime) -> None:
     kiosk.revoked_at = None
     if kiosk.centre is None:
         kiosk.centre = centre
-    _update_offline_since(kiosk, now)
+    _update_offline_since(session, kiosk, now)
 
 
 def revoke(session: Session, kiosk_id: str, now: datetime) -> None:
@@ -272,7 +314,7 @@ def revoke(session: Session, kiosk_id: str, now: datetime) -> None:
     # The broker drops the kiosk's bridge on the reload without sending its Will (it sends
     # none for a client it throws out), so no notice would ever say the link is down.
     kiosk.uplink = "down"
-    _update_offline_since(kiosk, now)
+    _update_offline_since(session, kiosk, now)
 
 
 def kiosk_centre(session: Session, kiosk_id: str) -> str | None:
@@ -295,6 +337,8 @@ def _view(k: Kiosk) -> KioskView:
         enrolled_centre=k.enrolled_centre,
         enrolled_at=k.enrolled_at,
         revoked_at=k.revoked_at,
+        health=None if k.health is None else dict(k.health),
+        health_at=k.health_at,
     )
 
 

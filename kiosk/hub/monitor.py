@@ -13,16 +13,17 @@ import logging
 import threading
 from collections import Counter as Tally
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiosk.hub import alerts, audit, fleet
+from kiosk.hub import alerts, audit, fleet, health
 from kiosk.hub.alerts import AlertView
 from kiosk.hub.db import Database
 from kiosk.hub.fleet import KioskView
+from kiosk.hub.health import HEALTH_KINDS, HealthLimits, Week
 from kiosk.hub.metrics import Gauge, HubMetrics
 from kiosk.hub.models import Alert, Kiosk
 from kiosk.hub.webhook import WebhookNotifier
@@ -38,12 +39,18 @@ PROBLEM_FILTERS: dict[str, frozenset[str]] = {
     "printer": frozenset({"printer_fault"}),
     "reader": frozenset({"reader_fault"}),
     "revoked": frozenset({"revoked"}),
+    "disk": frozenset({"disk_low"}),
+    "temperature": frozenset({"overheated"}),
+    "outbox": frozenset({"outbox_backlog"}),
 }
 PROBLEM_LABELS = {
     "offline": "离线",
     "paper": "缺纸/纸将尽",
     "printer": "打印机故障",
     "reader": "读卡器故障",
+    "disk": "磁盘将满",
+    "temperature": "温度过高",
+    "outbox": "事件积压",
     "alert": "有未处理告警",
     "revoked": "已吊销",
     "any": "任何问题",
@@ -59,16 +66,27 @@ class FleetPolicy:
     webhook_url: str | None = None
     webhook_secret: bytes | None = None
     webhook_timeout: float = 5.0
+    limits: HealthLimits = field(default_factory=HealthLimits)
+    keep_history: timedelta = timedelta(days=8)  # health samples and presence changes
+    prune_every: timedelta = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
 class FleetRow:
     kiosk: KioskView
     alerts: list[AlertView]
+    # Health alert kinds its latest report calls for (disk_low, overheated, outbox_backlog).
+    health: frozenset[str] = frozenset()
+
+    @property
+    def kiosk_problems(self) -> frozenset[str]:
+        if self.kiosk.revoked_at is not None or not self.kiosk.online:
+            return self.kiosk.problems  # an away kiosk's last report is not news
+        return self.kiosk.problems | self.health
 
     @property
     def problems(self) -> frozenset[str]:
-        found = set(self.kiosk.problems)
+        found = set(self.kiosk_problems)
         if self.alerts:
             found.add("alert")
         return frozenset(found)
@@ -80,7 +98,7 @@ class FleetRow:
             return bool(self.problems)
         if problem == "alert":
             return bool(self.alerts)
-        return bool(self.kiosk.problems & PROBLEM_FILTERS.get(problem, frozenset()))
+        return bool(self.kiosk_problems & PROBLEM_FILTERS.get(problem, frozenset()))
 
 
 class FleetMonitor:
@@ -106,6 +124,7 @@ class FleetMonitor:
             )
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pruned_at: datetime | None = None
         # More periodic work for the sweep thread (expiring remote commands).
         self.sweepers: list[Callable[[], object]] = []
         self.metrics.add_gauge(
@@ -166,8 +185,10 @@ class FleetMonitor:
                     changed.append(("alert.resolved", alerts.view(alert)))
             elif view.online:
                 wanted = _device_conditions(view)
+                wanted.update(health.health_conditions(view.health, self.policy.limits))
+                followed = alerts.DEVICE_KINDS | HEALTH_KINDS
                 for kind, alert in open_now.items():
-                    if kind == "offline" or (kind in alerts.DEVICE_KINDS and kind not in wanted):
+                    if kind == "offline" or (kind in followed and kind not in wanted):
                         alerts.resolve_auto(session, alert, now)
                         changed.append(("alert.resolved", alerts.view(alert)))
                 for kind, detail in wanted.items():
@@ -215,7 +236,18 @@ class FleetMonitor:
                 alert, _ = self._raise(session, view, "offline", detail, now)
                 opened.append(("alert.opened", alerts.view(alert)))
         self._announce(opened)
+        self.prune_history(now)
         return [alert for _, alert in opened]
+
+    def prune_history(self, now: datetime, *, force: bool = False) -> int:
+        """Drop health and presence history past ``keep_history`` (at most once per
+        ``prune_every``, unless forced)."""
+        due = self._pruned_at is None or now - self._pruned_at >= self.policy.prune_every
+        if not (due or force):
+            return 0
+        self._pruned_at = now
+        with self.database.write() as session:
+            return health.prune(session, now - self.policy.keep_history)
 
     def _raise(
         self, session: Session, view: KioskView, kind: str, detail: str, now: datetime
@@ -284,8 +316,11 @@ class FleetMonitor:
         by_kiosk: dict[str, list[AlertView]] = {}
         for alert in open_alerts:
             by_kiosk.setdefault(alert.kiosk, []).append(alert)
-        rows = [FleetRow(k, by_kiosk.get(k.id, [])) for k in kiosks]
+        rows = [FleetRow(k, by_kiosk.get(k.id, []), self._health_problems(k)) for k in kiosks]
         return [row for row in rows if row.matches(problem)]
+
+    def _health_problems(self, kiosk: KioskView) -> frozenset[str]:
+        return frozenset(health.health_conditions(kiosk.health, self.policy.limits))
 
     def kiosk(self, kiosk_id: str, *, scope: frozenset[str] | None) -> FleetRow | None:
         """One kiosk with its whole alert history, or None (unknown, or outside scope)."""
@@ -294,7 +329,15 @@ class FleetMonitor:
             if view is None or (scope is not None and view.home not in scope):
                 return None
             history = alerts.list_alerts(session, kiosk=kiosk_id, limit=200)
-        return FleetRow(view, history)
+        return FleetRow(view, history, self._health_problems(view))
+
+    def week(self, kiosk_id: str, *, scope: frozenset[str] | None) -> Week | None:
+        """The numbers behind the kiosk page's charts (None: unknown, or outside scope)."""
+        with self.database.read() as session:
+            view = fleet.get_kiosk(session, kiosk_id)
+            if view is None or (scope is not None and view.home not in scope):
+                return None
+            return health.week(session, kiosk_id, self.now(), online_now=view.online)
 
     # --- notifications and metrics ---------------------------------------------------------
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from kiosk.hub.health import HealthLimits
 from kiosk.hub.monitor import FleetPolicy
 from kiosk.settings import Settings
 
@@ -47,6 +48,12 @@ def hub_options(settings: Settings) -> HubOptions:
             offline_after=timedelta(minutes=hub.offline_alert_minutes),
             webhook_url=hub.alert_webhook_url,
             webhook_secret=_read_secret(hub.alert_webhook_secret_file),
+            limits=HealthLimits(
+                disk_free_percent=hub.disk_alert_percent,
+                temperature_c=hub.temperature_alert_c,
+                outbox_age=timedelta(minutes=hub.outbox_alert_minutes),
+            ),
+            keep_history=timedelta(days=hub.health_keep_days),
         ),
         session=SessionPolicy(
             lifetime=timedelta(hours=hub.session_hours),

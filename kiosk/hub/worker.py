@@ -42,6 +42,7 @@ from kiosk.protocol.messages import (
     EventAck,
     HubState,
     InvalidPayload,
+    KioskHealth,
     KioskState,
     Params,
     ServiceInfo,
@@ -98,6 +99,9 @@ class HubWorker:
         self.link.subscribe(topics.ALL_KIOSK_STATES, self._counted("state", self._on_kiosk_state))
         self.link.subscribe(
             topics.ALL_KIOSK_DEVICES, self._counted("device", self._on_device_state)
+        )
+        self.link.subscribe(
+            topics.ALL_KIOSK_HEALTH, self._counted("health", self._on_kiosk_health)
         )
         self.link.subscribe(BRIDGE_STATES, self._counted("uplink", self._on_bridge_state))
         self.link.subscribe(topics.ALL_KIOSK_EVENTS, self._counted("event", self._on_event))
@@ -215,6 +219,18 @@ class HubWorker:
             raise InvalidPayload(f"device state of {message.kiosk}/{message.device} on {topic}")
         if self._desk.device_state(message):
             self._changed(kiosk)
+
+    def _on_kiosk_health(self, topic: str, payload: bytes, _props: Properties | None) -> None:
+        if not payload:
+            return
+        kiosk = _kiosk_of(topic)
+        message = decode(KioskHealth, payload)
+        if message.kiosk != kiosk:
+            raise InvalidPayload(f"health of kiosk {message.kiosk!r} on {kiosk!r}'s topic")
+        with self._desk.database.write() as session:
+            accepted = fleet.record_health(session, message, self._desk.now())
+        if accepted:
+            self._changed(kiosk)  # health alerts open and resolve like device alerts
 
     def _on_event(self, topic: str, payload: bytes, _props: Properties | None) -> None:
         where = topics.parse_kiosk_topic(topic)

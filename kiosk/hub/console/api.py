@@ -139,4 +139,6 @@ def kiosk_json(k: KioskView) -> dict[str, object]:
         "reader": {"health": reader.health, "detail": reader.detail},
         "problems": sorted(k.problems),
         "devices": jsonable(k.devices),
+        "health": k.health,  # the latest KioskHealth report (kiosk/hub/health.py)
+        "health_at": jsonable(k.health_at),
     }

@@ -15,7 +15,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from kiosk.hub import receipts
+from kiosk.hub import health, receipts
 from kiosk.hub.alerts import KIND_LABELS, STATUS_LABELS
 from kiosk.hub.commands import FORM_COMMANDS, LABELS, CommandDesk, CommandError, CommandView
 from kiosk.hub.console.common import actor, can, context, require, scope
@@ -25,6 +25,20 @@ from kiosk.hub.monitor import PROBLEM_LABELS
 bp = Blueprint("fleet", __name__, url_prefix="/fleet")
 
 REFRESH_SECONDS = 15
+
+
+@bp.app_template_filter("duration")
+def duration(seconds: float | None) -> str:
+    """``3 天 4 小时``, ``12 分钟``: uptimes and ages as staff read them; — when unknown."""
+    if seconds is None:
+        return "—"
+    minutes = int(seconds // 60)
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days} 天 {hours} 小时"
+    if hours:
+        return f"{hours} 小时 {mins} 分钟"
+    return f"{mins} 分钟" if mins else f"{int(seconds)} 秒"
 
 
 def problem_arg() -> str | None:
@@ -64,11 +78,13 @@ def index() -> str:
 @require("fleet.view")
 def kiosk(kiosk: str) -> str:
     row = context().monitor.kiosk(kiosk, scope=scope())
-    if row is None:
+    week = context().monitor.week(kiosk, scope=scope())
+    if row is None or week is None:
         abort(404, description="没有这个终端（no such kiosk）")
     return render_template(
         "kiosk.html",
         row=row,
+        charts=health.charts(week),
         k=row.kiosk,
         kind_labels=KIND_LABELS,
         status_labels=STATUS_LABELS,

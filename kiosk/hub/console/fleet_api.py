@@ -11,6 +11,7 @@ from kiosk.hub.console.api import kiosk_json
 from kiosk.hub.console.audit import query_entries
 from kiosk.hub.console.common import actor, context, json_error, require, scope
 from kiosk.hub.console.fleet import centre_arg, commands, problem_arg, send_command
+from kiosk.hub.monitor import FleetRow
 
 bp = Blueprint("fleet_api", __name__, url_prefix="/api")
 
@@ -19,11 +20,16 @@ bp = Blueprint("fleet_api", __name__, url_prefix="/api")
 @require("fleet.view")
 def fleet() -> Response:
     rows = context().monitor.fleet(scope=scope(), centre=centre_arg(), problem=problem_arg())
-    return jsonify(
-        kiosks=[
-            {**kiosk_json(row.kiosk), "alerts": [a.as_json() for a in row.alerts]} for row in rows
-        ]
-    )
+    return jsonify(kiosks=[{**fleet_kiosk_json(row), "alerts": alerts_json(row)} for row in rows])
+
+
+def fleet_kiosk_json(row: FleetRow) -> dict[str, object]:
+    """The kiosk with the problems its latest health report adds (disk, heat, backlog)."""
+    return {**kiosk_json(row.kiosk), "problems": sorted(row.kiosk_problems)}
+
+
+def alerts_json(row: FleetRow) -> list[dict[str, object]]:
+    return [a.as_json() for a in row.alerts]
 
 
 @bp.get("/kiosks/<kiosk>")
@@ -32,7 +38,7 @@ def kiosk(kiosk: str) -> Response:
     row = context().monitor.kiosk(kiosk, scope=scope())
     if row is None:
         abort(404, description="没有这个终端（no such kiosk）")
-    return jsonify(kiosk=kiosk_json(row.kiosk), alerts=[a.as_json() for a in row.alerts])
+    return jsonify(kiosk=fleet_kiosk_json(row), alerts=alerts_json(row))
 
 
 @bp.get("/kiosks/<kiosk>/commands")
