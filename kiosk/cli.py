@@ -90,6 +90,13 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_token(args: argparse.Namespace) -> int:
+    """Staff API tokens and case-unit grants (kiosk.hub.cases)."""
+    from kiosk.hub.cases.tokens import cli_token
+
+    return cli_token(_settings(args, "hub").hub.database_url, args)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +157,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     user.add_argument("--password", help="read from standard input when left out")
     user.set_defaults(func=_cmd_user_add)
+
+    token = sub.add_parser("token", help="staff API tokens (create prints one, once)")
+    _add_config_args(token)
+    token.add_argument("action", choices=["create", "revoke", "grant-unit"])
+    token.add_argument("--user", required=True, help="the staff user")
+    token.add_argument("--label", default="", help="create: what the token is for")
+    token.add_argument("--unit", help="grant-unit: the case unit the user handles")
+    token.set_defaults(func=_cmd_token)
     return parser
 
 

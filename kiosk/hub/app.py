@@ -26,6 +26,9 @@ from kiosk.hub.console import (
     api,
     audit,
     auth,
+    cases,
+    cases_api,
+    cases_board,
     counter,
     dashboard,
     display,
@@ -62,6 +65,9 @@ BLUEPRINTS = (
     audit.bp,
     fleet_api.bp,
     ops.bp,
+    cases.bp,
+    cases_board.bp,
+    cases_api.bp,
 )
 
 

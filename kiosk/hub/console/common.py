@@ -50,7 +50,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Pages anyone may open: the call display hangs in the waiting room, unattended; /metrics
 # checks its own token or address.
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.login_submit", "static", "health", "ops.metrics"})
-PUBLIC_BLUEPRINTS = frozenset({"display"})
+PUBLIC_BLUEPRINTS = frozenset({"display", "cases_board"})  # cases_board: 公示, no personal data
 
 STATUS_LABELS = {
     "waiting": "等候中",
@@ -188,6 +188,8 @@ def _require_login() -> Response | None:
     if request.blueprint in PUBLIC_BLUEPRINTS or request.endpoint == "static":
         return None
     g.staff = _session_user()
+    if g.staff is None and wants_json():
+        g.staff = _bearer_user()
     if request.endpoint in PUBLIC_ENDPOINTS or g.staff is not None:
         return None
     if wants_json():
@@ -195,8 +197,18 @@ def _require_login() -> Response | None:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+def _bearer_user() -> StaffUser | None:
+    """A staff API token (kiosk.hub.cases.tokens); no cookie is involved, so no CSRF."""
+    from kiosk.hub.cases.tokens import bearer, user_for_token
+
+    token = bearer(request.headers.get("Authorization"))
+    user = user_for_token(context().desk.database, token) if token else None
+    g.bearer = user is not None
+    return user
+
+
 def _check_csrf() -> None:
-    if request.method not in UNSAFE_METHODS:
+    if request.method not in UNSAFE_METHODS or g.get("bearer"):
         return
     sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     expected = session.get(CSRF_FIELD)

@@ -1,0 +1,34 @@
+"""公示: the public board of a community's cases. Open without login, like the call
+display: only :func:`kiosk.domain.cases.public.board` rows (no code, no resident text, no
+names, no notes), and only categories marked for the board."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template
+
+from kiosk.domain.cases.public import board
+from kiosk.hub.cases.store import CaseStore
+from kiosk.hub.models import CaseRow
+
+bp = Blueprint("cases_board", __name__, url_prefix="/board")
+
+MAX_ROWS = 200
+
+
+@bp.get("/<community>")
+def community_board(community: str) -> str:
+    found = current_app.extensions["kiosk_cases"]
+    if not isinstance(found, CaseStore):  # pragma: no cover - set by create_app
+        raise RuntimeError("no case store")
+    d = found.directory
+    info = d.units.get(community)
+    if info is None or info.unit.level != "community":
+        abort(404, description="没有这个社区（no such community）")
+    shown = [c.id for c in d.categories.values() if c.board]
+    cases = found.cases(
+        CaseRow.community == community,
+        CaseRow.category.in_(shown),
+        CaseRow.limited.is_(False),
+    )
+    entries = board(cases, community, d.category_names())[:MAX_ROWS]
+    return render_template("cases/board.html", community=info.unit, entries=entries)
