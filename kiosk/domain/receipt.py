@@ -82,7 +82,7 @@ class TicketSlip:
     centre_name: str
     service_name: str
     number: str
-    waiting_ahead: int
+    waiting_ahead: int | None  # None: issued while the hub was unreachable, so unknown
     issued_at: datetime
     qr_data: str
 
@@ -90,11 +90,15 @@ class TicketSlip:
 def ticket_receipt(slip: TicketSlip) -> Receipt:
     """The paper queue ticket: the number large, everything else short and plain."""
     local = slip.issued_at.astimezone(CENTRE_TIMEZONE)
+    if slip.waiting_ahead is None:
+        waiting = "网络中断时取号，请留意叫号屏"
+    else:
+        waiting = f"前面还有 {slip.waiting_ahead} 人等候"
     return [
         Text(slip.centre_name, align="center", bold=True),
         Text(slip.service_name, align="center"),
         Text(slip.number, align="center", scale=4, bold=True),
-        Text(f"前面还有 {slip.waiting_ahead} 人等候", align="center"),
+        Text(waiting, align="center"),
         Text(local.strftime("%Y-%m-%d %H:%M"), align="center"),
         QrCode(slip.qr_data),
         Text("请留意叫号，过号请重新取号", align="center"),
@@ -105,3 +109,57 @@ def ticket_receipt(slip: TicketSlip) -> Receipt:
 def ticket_qr_data(centre: str, day: str, number: str) -> str:
     """Short enough for a small native QR; names the ticket without personal data."""
     return f"TKT:{centre}:{day}:{number}"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSlip:
+    """What a case slip (民情意见箱 / 党员提案) says. ``identity`` is masked, or None."""
+
+    centre_name: str
+    channel_name: str
+    code: str
+    category_name: str
+    title: str
+    submitted_at: datetime
+    accept_due: datetime
+    identity: str | None = None
+    saved_offline: bool = False
+
+
+CASE_TITLE_ON_SLIP = 40  # characters of the title printed; the full text is on the hub
+
+
+def case_receipt(slip: CaseSlip) -> Receipt:
+    """The case slip: the tracking code large, and a QR of exactly that code.
+
+    The QR holds only the code (no URL, no personal data), so a scanner at the kiosk types
+    it into 查进度 and a phone shows the same text the slip prints. The title is cut to one
+    or two lines; it is printed as text, so markup in it prints as typed.
+    """
+    submitted = slip.submitted_at.astimezone(CENTRE_TIMEZONE).strftime("%Y-%m-%d %H:%M")
+    due = slip.accept_due.astimezone(CENTRE_TIMEZONE).strftime("%Y-%m-%d %H:%M")
+    title = slip.title if len(slip.title) <= CASE_TITLE_ON_SLIP else slip.title[:39] + "…"
+    blocks: Receipt = []
+    if slip.centre_name:
+        blocks.append(Text(slip.centre_name, align="center", bold=True))
+    blocks += [
+        Text(slip.channel_name, align="center", scale=2, bold=True),
+        Text("查询码", align="center"),
+        Text(slip.code, align="center", scale=2, bold=True),
+        QrCode(slip.code),
+        Text(f"类别：{slip.category_name}"),
+        Text(f"事项：{title}"),
+        Text(f"提交时间：{submitted}"),
+        Text(f"承诺受理：{due} 前"),
+    ]
+    if slip.identity:
+        blocks.append(Text(f"登记人：{slip.identity}"))
+    else:
+        blocks.append(Text("匿名提交"))
+    if slip.saved_offline:
+        blocks.append(Text("已保存，联网后自动上传", bold=True))
+    blocks += [
+        Text("凭查询码在本机“查进度”查看办理情况并评价", align="center"),
+        Cut(),
+    ]
+    return blocks

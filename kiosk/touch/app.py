@@ -12,6 +12,7 @@ from kiosk.touch import (
     api,
     assets,
     assist,
+    cases,
     errors,
     find,
     i18n,
@@ -67,6 +68,7 @@ def create_app(settings: Settings, link: KioskLink, ui: TouchUi | None = None) -
     for blueprint in (tickets.bp, find.bp, identify.bp, welcome.bp, assist.bp, preferences.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(api.bp, url_prefix="/api")
+    cases.init(app, settings, link)  # pages under /cases, API under /api/cases and /api/grids
     errors.register(app)
     app.after_request(_security_headers)
     return app
