@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kiosk.domain.queue import LEASED_NUMBERS
 from tests.faults.traffic import Created
 
 
@@ -192,6 +193,7 @@ class HubLedger:
         ):
             if issued != 1:
                 problems.append(f"ticket {number} (id {ticket_id}) has {issued} 'issued' events")
+        self._check_leases(db, tally)
         for centre, service, day, last, top in db.execute(
             "SELECT c.centre, c.service, c.day, c.last_number, "
             "(SELECT MIN(COUNT(*), 1) FROM tickets t WHERE t.centre = c.centre "
@@ -200,6 +202,19 @@ class HubLedger:
         ):
             if last > 0 and top != 1:
                 problems.append(f"{centre}/{service}/{day}: counter at {last}, no such ticket")
+
+    def _check_leases(self, db: sqlite3.Connection, tally: Tally) -> None:
+        """A ticket with a leased number lies in a block leased to the kiosk that issued it."""
+        if "ticket_leases" not in self._tables(db):
+            return
+        for number, kiosk, display in db.execute(
+            "SELECT t.number, t.kiosk, t.display_number FROM tickets t "
+            "WHERE t.number BETWEEN ? AND ? AND NOT EXISTS (SELECT 1 FROM ticket_leases l "
+            " WHERE l.centre = t.centre AND l.service = t.service AND l.day = t.day "
+            " AND l.kiosk = t.kiosk AND t.number BETWEEN l.first AND l.last)",
+            (LEASED_NUMBERS.start, LEASED_NUMBERS.stop - 1),
+        ):
+            tally.problems.append(f"ticket {display} ({number}) of {kiosk} outside its leases")
 
 
 def printed_slips(receipts: Path) -> Counter[str]:
