@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from kiosk.domain.cases.codes import make_code
 from kiosk.hub.app import CONSOLE_DIR, create_app
 from kiosk.hub.desk import QueueDesk
 from kiosk.hub.options import HubOptions
@@ -24,6 +25,8 @@ VALUES = {
     "alert_id": "1",
     "filename": "console.css",
     "number": "1",
+    "code": make_code("box", 2024, 1),  # a case (none exists: its 404 page is checked)
+    "community": "sq-dongfeng",
 }
 INLINE_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.I)
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
