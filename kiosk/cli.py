@@ -90,6 +90,18 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_totp(args: argparse.Namespace) -> int:
+    """An admin's second factor: print the new secret and its otpauth:// URI once."""
+    from kiosk.hub.totp import TotpError, cli_totp
+
+    try:
+        print(cli_totp(_settings(args, "hub").hub.database_url, args.action, args.user))
+    except TotpError as err:
+        print(f"kiosk: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_token(args: argparse.Namespace) -> int:
     """Staff API tokens and case-unit grants (kiosk.hub.cases)."""
     from kiosk.hub.cases.tokens import cli_token
@@ -157,6 +169,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     user.add_argument("--password", help="read from standard input when left out")
     user.set_defaults(func=_cmd_user_add)
+
+    second = sub.add_parser("totp", help="an admin's second factor (RFC 6238 codes)")
+    _add_config_args(second)
+    second.add_argument("action", choices=["enable", "disable"])
+    second.add_argument("--user", required=True, help="the admin account")
+    second.set_defaults(func=_cmd_totp)
 
     token = sub.add_parser("token", help="staff API tokens (create prints one, once)")
     _add_config_args(token)

@@ -49,7 +49,9 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # Pages anyone may open: the call display hangs in the waiting room, unattended; /metrics
 # checks its own token or address.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.login_submit", "static", "health", "ops.metrics"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"auth.login", "auth.login_submit", "auth.totp_submit", "static", "health", "ops.metrics"}
+)
 PUBLIC_BLUEPRINTS = frozenset({"display", "cases_board"})  # cases_board: 公示, no personal data
 
 STATUS_LABELS = {
