@@ -120,6 +120,9 @@ PROBLEMS: dict[Fault, Problem] = {
         N_("No case has this tracking code. Please check it against your slip."),
     ),
     "cannot_rate": Problem("cannot_rate", 409, N_("This case cannot be rated now.")),
+    "support_refused": Problem(
+        "support_refused", 409, N_("Your voice is already counted for this problem.")
+    ),
     "rate_limited": Problem(
         "rate_limited",
         429,
@@ -154,6 +157,7 @@ RATING_NAMES = {
 # Icons of tiles, by the name a category gives (static/cases-icons.svg); others get "other".
 CATEGORY_ICONS = frozenset(
     {"road", "light", "water", "trash", "noise", "safety", "building", "people", "other"}
+    | {"broom", "wrench", "drop", "shield", "handshake", "bulb", "note"}
 )
 CHANNEL_NAMES = {"box": N_("Suggestion box"), "proposal": N_("Party member's proposal")}
 

@@ -155,6 +155,7 @@ Fault = Literal[
     "bad_code",
     "unknown_case",
     "cannot_rate",
+    "support_refused",
     "rate_limited",
     "hub_refused",
     "hub_unreachable",
@@ -175,8 +176,9 @@ class CaseProblem(Exception):
         self.kind = kind  # for bad_text: the domain's problem (empty, too_short, too_long)
 
 
-def hub_fault(err: RpcTimeout | RpcFailed) -> CaseProblem:
-    """The hub's answer (or its silence) as a problem to show."""
+def hub_fault(err: RpcTimeout | RpcFailed, refused: Fault = "cannot_rate") -> CaseProblem:
+    """The hub's answer (or its silence) as a problem to show; ``refused`` is what the
+    state machine's refusal (kiosk/hub/cases/rpc.py: ``refused``) means for this call."""
     if isinstance(err, RpcTimeout):
         return CaseProblem("hub_unreachable", str(err))
     code = err.code
@@ -184,8 +186,10 @@ def hub_fault(err: RpcTimeout | RpcFailed) -> CaseProblem:
         return CaseProblem("rate_limited", str(err))
     if code in ("not_found", "unknown_case", "no_such_case"):
         return CaseProblem("unknown_case", str(err))
-    if code in ("cannot_rate", "not_resolved", "refused", "transition_refused"):
-        return CaseProblem("cannot_rate", str(err))
+    if code in ("refused", "transition_refused", "cannot_rate"):
+        return CaseProblem(refused, str(err))
+    if code in ("invalid_text", "bad_params"):
+        return CaseProblem("bad_text", str(err))
     _LOGGER.warning("the hub refused a case request: %s %s", code, err)
     return CaseProblem("hub_refused", f"{code}: {err}")
 
@@ -632,7 +636,7 @@ class CaseDesk:
         try:
             return self._rpc("case.support", params, CaseSupportResult).supporters
         except (RpcTimeout, RpcFailed) as err:
-            raise hub_fault(err) from err
+            raise hub_fault(err, refused="support_refused") from err
 
     def _key_of(self, resident: touch_resident.Resident | None) -> str | None:
         if resident is None or self._secret is None:
@@ -673,8 +677,6 @@ class CaseDesk:
                 "bad_text", "rating must be satisfied, basic or unsatisfied", "rating"
             )
         text = checked_text("comment", comment)
-        if self._pending_view(code) is not None:
-            raise CaseProblem("cannot_rate", "the case has not reached the hub yet")
         params = CaseRateParams(
             code=code,
             rating=cast(Any, rating),
@@ -686,7 +688,10 @@ class CaseDesk:
         try:
             return self._rpc("case.rate", params, CaseRateResult)
         except (RpcTimeout, RpcFailed) as err:
-            raise hub_fault(err) from err
+            problem = hub_fault(err)
+            if problem.fault == "unknown_case" and code in self.pending_codes():
+                raise CaseProblem("cannot_rate", "the case has not reached the hub yet") from err
+            raise problem from err
 
     def pending_codes(self) -> set[str]:
         """Codes of cases still in this kiosk's outbox (not yet acked by the hub)."""
