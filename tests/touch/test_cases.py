@@ -24,7 +24,7 @@ from kiosk.domain.receipt import QrCode, Text
 from kiosk.protocol import topics
 from kiosk.protocol.cases import SimilarCase
 from kiosk.protocol.client import MqttLink
-from kiosk.protocol.messages import PrintJob, decode, new_id
+from kiosk.protocol.messages import IdentityCard, PrintJob, decode, new_id
 from kiosk.protocol.rpc import RpcServer
 from kiosk.settings import Settings
 from kiosk.touch import create_app
@@ -530,3 +530,29 @@ def test_every_case_error_code_is_in_the_openapi_document() -> None:
     spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     codes = set(spec["components"]["schemas"]["Error"]["properties"]["error"]["enum"])
     assert {problem.code for problem in PROBLEMS.values()} <= codes
+
+
+def test_the_idle_reset_forgets_the_case_being_typed(stack: Stack) -> None:
+    client = stack.client
+    client.get("/cases/new/box")
+    _post(client, "/cases/category", "/cases/category", category="road")
+    _post(client, "/cases/place", "/cases/place", grid="g-2")
+    assert client.get("/cases/title").status_code == 200
+    assert client.delete("/api/session").status_code == 200  # what the idle timer does
+    assert client.get("/cases/title").headers["Location"].endswith("/cases")
+    assert client.get("/cases/confirm").headers["Location"].endswith("/cases")
+
+
+def test_a_party_member_files_a_proposal_with_the_id_card(stack: Stack) -> None:
+    card = IdentityCard(card_type="resident", name="张三", id_number="11010519491231002X")
+    stack.touch.residents.identify_card(card)
+    answer = submit(stack, channel="proposal", category="misc", title="建议增设老年食堂")
+    assert answer["tracking_code"].startswith("TA-")
+    message = eventually(lambda: stack.cases.received, "case.submitted at the hub")[0]
+    resident = message.record["submission"]["resident"]
+    assert resident["masked_name"] == "张*" and re.fullmatch(
+        r"[0-9a-f]{64}", resident["person_key"]
+    )
+    assert "11010519491231002X" not in message.model_dump_json() and "张三" not in str(message)
+    words = texts(stack.slip(answer["tracking_code"]))
+    assert "党员提案" in words and "登记人：张* 110***********002X" in words
