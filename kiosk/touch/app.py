@@ -22,15 +22,19 @@ from kiosk.touch import (
     tickets,
     welcome,
 )
+from kiosk.touch.commands import KioskCommands
+from kiosk.touch.commands import register as register_commands
 from kiosk.touch.context import EXTENSION, TouchContext
 from kiosk.touch.csrf import csrf_token
 from kiosk.touch.devices import DeviceSignals
+from kiosk.touch.health import HealthReporter, Sources
 from kiosk.touch.helpdesk import HelpDesk
 from kiosk.touch.issuing import TicketDesk
 from kiosk.touch.link import KioskLink
 from kiosk.touch.resident import ResidentDesk
 from kiosk.touch.ui import TouchUi
 
+HEALTH = "kiosk.touch.health"
 MAX_BODY = 1024  # bytes: a ticket request is a few dozen; nothing bigger is ever needed
 
 # Everything comes from this app: no CDN, no web fonts, no inline script (a kiosk has no
@@ -61,6 +65,11 @@ def create_app(settings: Settings, link: KioskLink, ui: TouchUi | None = None) -
         app.json.ensure_ascii = False  # Chinese stays readable in answers and logs
         app.json.sort_keys = False
     app.extensions[EXTENSION] = _context(settings, link, ui)
+    register_commands(app, KioskCommands(link))
+    # Health goes out with every birth from now on; its timer is started by `kiosk touch`.
+    app.extensions[HEALTH] = HealthReporter(
+        link, Sources(data_dir=settings.state_dir), interval=settings.touch.health_interval
+    )
     app.jinja_env.globals["csrf_token"] = csrf_token
     i18n.init(app)
     assets.register(app)

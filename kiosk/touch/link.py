@@ -53,6 +53,10 @@ HubStatus = Literal["unknown", "online", "offline", "unreachable"]
 
 CardListener = Callable[[CardEvent], None]
 GpioListener = Callable[[GpioEvent], None]
+# A remote command's name (from its topic) and raw payload; kiosk/touch/commands.py
+# validates it, so a malformed one is counted there and answered where possible.
+CommandListener = Callable[[str, bytes], None]
+AnnounceListener = Callable[[], None]
 
 
 class HubOffline(RpcTimeout):
@@ -93,6 +97,8 @@ class KioskLink:
         self._event_seq = 0
         self._card_listeners: list[CardListener] = []
         self._gpio_listeners: list[GpioListener] = []
+        self._command_listeners: list[CommandListener] = []
+        self._announce_listeners: list[AnnounceListener] = []
         self._stopped = False
         self._mqtt = MqttLink(
             f"{self.kiosk}-touch",
@@ -105,6 +111,7 @@ class KioskLink:
         self._mqtt.subscribe(topics.PRINT_RESULT, self._on_print_result)
         self._mqtt.subscribe(topics.CARD_EVENT, self._on_card_event)
         self._mqtt.subscribe(topics.GPIO_EVENT, self._on_gpio_event)
+        self._mqtt.subscribe(topics.KIOSK_CMD.format(kiosk=self.kiosk, name="+"), self._on_command)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -163,6 +170,21 @@ class KioskLink:
                 return
             online = self._state("online", self._session)
             self._mqtt.publish(self._state_topic, online, retain=True)
+        for listener in list(self._announce_listeners):
+            listener()  # health (kiosk/touch/health.py) goes out with every birth
+
+    def announce(self) -> None:
+        """Re-announce our state now, and whatever is hooked with :meth:`on_announce`."""
+        self._announce()
+
+    def on_announce(self, listener: AnnounceListener) -> Callable[[], None]:
+        """Call ``listener`` after every birth (connect, hub back, rebirth); returns an undo."""
+        self._announce_listeners.append(listener)
+        return lambda: self._announce_listeners.remove(listener)
+
+    def publish_health(self, message: Envelope) -> None:
+        """Retained, QoS 1 on ``svc/v1/kiosk/{kiosk}/health``."""
+        self._mqtt.publish(topics.kiosk_health(self.kiosk), message, qos=1, retain=True)
 
     # --- the hub's presence -----------------------------------------------------------
 
@@ -313,6 +335,16 @@ class KioskLink:
         """Call ``listener`` (on the network thread) for every GPIO event; returns an undo."""
         self._gpio_listeners.append(listener)
         return lambda: self._gpio_listeners.remove(listener)
+
+    def on_command(self, listener: CommandListener) -> Callable[[], None]:
+        """Call ``listener`` (on the network thread) for every remote command; returns an undo."""
+        self._command_listeners.append(listener)
+        return lambda: self._command_listeners.remove(listener)
+
+    def _on_command(self, topic: str, payload: bytes, _props: Properties | None) -> None:
+        name = topic.rsplit("/", 1)[-1]
+        for listener in list(self._command_listeners):
+            listener(name, payload)
 
     def _on_card_event(self, _topic: str, payload: bytes, _props: Properties | None) -> None:
         # A card event carries a resident's raw identity: never log it (its repr is masked,

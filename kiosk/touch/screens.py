@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
 from kiosk.touch import i18n
+from kiosk.touch.commands import kiosk_commands
 from kiosk.touch.context import touch_context
 from kiosk.touch.i18n import Language
 from kiosk.touch.resident import PublicView
@@ -48,6 +49,7 @@ def status_seqs() -> dict[str, int]:
         "card_rejected": ctx.residents.rejected_cards,
         "motion": ctx.devices.motions,
         "help": ctx.helpdesk.requests,
+        "reload": kiosk_commands().reloads,  # a remote reload or config (touch/commands.py)
     }
 
 

@@ -11,7 +11,8 @@ from types import FrameType
 from waitress import create_server
 
 from kiosk.settings import Settings
-from kiosk.touch.app import create_app
+from kiosk.touch.app import HEALTH, create_app
+from kiosk.touch.health import HealthReporter
 from kiosk.touch.link import KioskLink
 
 _LOGGER = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ def run(settings: Settings) -> int:
     """
     link = KioskLink(settings)
     app = create_app(settings, link)
+    health: HealthReporter = app.extensions[HEALTH]
     touch = settings.touch
     try:
         server = create_server(
@@ -40,11 +42,13 @@ def run(settings: Settings) -> int:
     with _stop_on_signals():
         try:
             link.start()
+            health.start()
             _LOGGER.info("kiosk %s touch app on http://%s:%s/", link.kiosk, touch.host, touch.port)
             server.run()  # returns after SystemExit from the signal handler
         except SystemExit:
             pass  # the signal came before the server loop began
         finally:
+            health.stop()
             link.stop()
             server.close()
     _LOGGER.info("touch app stopped")

@@ -14,6 +14,7 @@ from werkzeug.wrappers.response import Response
 from kiosk.protocol.messages import new_id
 from kiosk.protocol.rpc import RpcFailed, RpcTimeout
 from kiosk.touch import wording
+from kiosk.touch.commands import kiosk_commands
 from kiosk.touch.context import touch_context
 from kiosk.touch.csrf import csrf_ok
 from kiosk.touch.errors import hub_problem, problem_page
@@ -31,7 +32,7 @@ _EVENT_ID = re.compile(r"^[0-9a-f]{32}$")
 def home() -> str | tuple[str, int]:
     ctx = touch_context()
     try:
-        listing = ctx.link.services()
+        listing = kiosk_commands().services(ctx.link.services())
     except (RpcTimeout, RpcFailed) as err:
         return problem_page(hub_problem(err))
     if ctx.link.hub_known_offline:

@@ -103,7 +103,15 @@ def test_touches_keep_the_server_from_forgetting() -> None:
 def test_status_counts_what_pages_must_notice(bare: FlaskClient) -> None:
     before = bare.get("/api/status").get_json()
     assert before["hub"] == "unreachable", "this link never connected"
-    assert set(before) == {"hub", "identified", "resident", "card_rejected", "motion", "help"}
+    assert set(before) == {
+        "hub",
+        "identified",
+        "resident",
+        "card_rejected",
+        "motion",
+        "help",
+        "reload",
+    }
     _context(bare).residents.identify_phone("13812345678")
     after = bare.get("/api/status").get_json()
     assert after["identified"] is True and after["resident"] == before["resident"] + 1

@@ -42,7 +42,8 @@
       seqResident: parseInt(data.seqResident, 10) || 0,
       seqCardRejected: parseInt(data.seqCardRejected, 10) || 0,
       seqMotion: parseInt(data.seqMotion, 10) || 0,
-      seqHelp: parseInt(data.seqHelp, 10) || 0
+      seqHelp: parseInt(data.seqHelp, 10) || 0,
+      seqReload: parseInt(data.seqReload, 10) || 0
     };
   }
 
@@ -195,6 +196,12 @@
   var retry = document.querySelector("[data-retry-when-hub-back]");
 
   function apply(status) {
+    if (status.reload !== undefined && status.reload !== config.seqReload) {
+      // Staff sent "reload" (or new texts) from the console: show this screen afresh.
+      leaving = true;
+      window.location.reload();
+      return;
+    }
     if (banner) { banner.hidden = status.hub === "online"; }
     if (retry && status.hub === "online") {
       window.location.replace(retry.getAttribute("data-retry-when-hub-back"));
