@@ -4,7 +4,6 @@ visibility, text shown as text, the public board, CSV, tokens and Open311."""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -307,4 +306,3 @@ def test_staff_actions_as_json_with_a_token(app: Flask, store: CaseStore, clock:
         api.post(f"/api/cases/{code}/actions/note", json={"text": "x"}, headers=westie).status_code
         == 404
     )
-    _ = uuid

@@ -25,6 +25,7 @@ from kiosk.domain.cases.states import (
 from kiosk.domain.cases.text import InvalidText
 from kiosk.domain.queue import CENTRE_TIMEZONE
 from kiosk.hub.cases.store import CaseConflict, CaseNotFound, CaseStore, RateLimited
+from kiosk.hub.intake import EventRefused
 from kiosk.hub.models import CaseRow
 from kiosk.protocol import cases as p
 from kiosk.protocol.messages import Params
@@ -189,8 +190,6 @@ class CaseRpc:
 
     def apply_submitted(self, session: Session, kiosk: str, message: p.CaseSubmitted) -> None:
         """Runs in the intake ledger's transaction; refusals become EventRefused."""
-        from kiosk.hub.intake import EventRefused
-
         if message.kiosk != kiosk:
             raise EventRefused(f"case of kiosk {message.kiosk!r} sent by {kiosk!r}")
         try:

@@ -206,7 +206,7 @@ class CaseStore:
                 merge.action, source.state, f"{target.case.code} is already resolved"
             )
         absorb = Absorb(actor=merge.actor, source=source.code, reason=merge.reason)
-        self._append(session, target, absorb, event_id + ":absorb")
+        self._append(session, target, absorb, event_id[:57] + ":absorb")
 
     @staticmethod
     def _insert_event(session: Session, case_id: int, event: CaseEvent, event_id: str) -> None:

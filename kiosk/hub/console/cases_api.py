@@ -20,12 +20,12 @@ from werkzeug.wrappers import Response
 
 from kiosk.domain.cases.model import Actor
 from kiosk.domain.cases.public import timeline
+from kiosk.domain.cases.records import event_to_record
 from kiosk.domain.cases.sla import accept_due, handle_due
 from kiosk.domain.cases.states import (
     STATE_LABELS,
     STATE_TYPES,
     Case,
-    CaseState,
     TransitionRefused,
     open311_status,
 )
@@ -171,8 +171,6 @@ def case_json(code: str) -> Response:
     """The case with its full event log (internal notes included: staff only)."""
     who = access()
     stored = load_visible(code, who)
-    from kiosk.domain.cases.records import event_to_record
-
     body = _request_json(stored.case, stored.row)
     body["events"] = [event_to_record(e) for e in stored.case.events]
     body["actions"] = buttons(stored.case) if who.acting_units(stored.row) else []
@@ -213,6 +211,3 @@ def case_action(code: str, action: str) -> Response | tuple[Response, int]:
         return json_error(404, "unknown_case", str(err)), 404
     row = store().get(case.code).row
     return jsonify(_request_json(case, row))
-
-
-_ = CaseState
