@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import urllib.request
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -25,6 +29,7 @@ from kiosk.protocol.client import MqttLink
 from kiosk.protocol.messages import decode
 from kiosk.settings import Settings
 from tests.brokers import RunningBroker
+from tests.demo_client import Console
 from tests.hub.conftest import CENTRE, WAIT, FakeClock, eventually, kiosk_state
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test account
@@ -202,3 +207,60 @@ def test_a_command_reaches_the_kiosk_with_its_expiry_and_the_result_comes_back(
         kiosk.stop()
         hub.stop()
     assert commands.get(sent.id).detail == "缺纸"  # type: ignore[union-attr]
+
+
+def test_end_to_end_the_console_prints_a_test_page_on_a_demo_kiosk(
+    demo: dict[str, Any],
+) -> None:
+    """Console → hub → central broker → edge bridge → touch app → firmware bridge → printer
+    simulator, and the result back: done in the console and in the audit log."""
+    admin = demo["admin"]
+    console = Console(demo["urls"]["console"], admin.get("username", "admin"), admin["password"])
+    eventually(lambda: (console.kiosk("k1") or {}).get("online"), "k1 online in the console")
+    sent = _post_json(console, "api/kiosks/k1/commands", {"name": "print_test"})
+    command_id = sent["command"]["id"]
+    receipts = Path(demo["receipts"]) / "k1"
+
+    def printed() -> Path | None:
+        for txt in sorted(receipts.glob("*.txt")):
+            text = txt.read_text(encoding="utf-8")
+            if "终端测试页" in text and command_id[:12] in text:
+                return txt
+        return None
+
+    slip = eventually(printed, "the test page from the printer simulator", timeout=20)
+    assert "终端 k1" in slip.read_text(encoding="utf-8")
+
+    def finished() -> dict[str, Any] | None:
+        listed = console.get("api/kiosks/k1/commands")["commands"]
+        mine = next(c for c in listed if c["id"] == command_id)
+        return mine if mine["status"] != "sent" else None
+
+    result = eventually(finished, "the kiosk's answer", timeout=20)
+    assert result["status"] == "done", result
+    page = _get_text(console, "fleet/k1")
+    assert f'data-command="{command_id}"' in page
+    entries = console.get("api/audit")["entries"]
+    trail = [(e["action"], e["outcome"]) for e in entries if command_id in str(e)]
+    assert ("kiosk.command", "ok") in trail
+    assert ("kiosk.command_result", "done") in trail
+
+
+def _get_text(console: Console, path: str) -> str:
+    opener = console._opener  # the logged-in session, as a browser has it
+    with opener.open(console.base_url + path, timeout=10) as response:
+        return str(response.read().decode())
+
+
+def _post_json(console: Console, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    token = re.search(r'name="csrf-token" content="([^"]+)"', _get_text(console, ""))
+    assert token, "no CSRF token on the console's pages"
+    request = urllib.request.Request(  # noqa: S310 - the demo console on loopback
+        console.base_url + path,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-CSRF-Token": token.group(1)},
+        method="POST",
+    )
+    with console._opener.open(request, timeout=10) as response:
+        assert response.status == 202
+        return dict(json.loads(response.read()))
