@@ -41,7 +41,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(scope="session")
 def soak_minutes(pytestconfig: pytest.Config) -> float:
-    minutes = pytestconfig.getoption("--soak")
+    minutes = pytestconfig.getoption("--soak", default=None)
     if minutes is None and os.environ.get("KIOSK_SOAK"):
         minutes = float(os.environ["KIOSK_SOAK"])
     return float(minutes or 0.0)

@@ -6,7 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "faults.md"
-HEADER = ("fault", "created", "delivered", "duplicates", "lost", "recovery s", "unconfirmed")
+HEADER = (
+    "fault",
+    "created",
+    "delivered",
+    "duplicates",
+    "lost",
+    "recovery s",
+    "created by kind",
+    "unconfirmed",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +27,7 @@ class Row:
     lost: int
     recovery: float | None  # None: the kiosks did not recover within the bound
     unconfirmed: str  # requests the kiosks did not confirm, by kind and status
+    mix: str = ""  # created by kind: "ticket 60, help 14, case 12"
 
     def cells(self) -> tuple[str, ...]:
         recovery = "—" if self.recovery is None else f"{self.recovery:.1f}"
@@ -28,6 +38,7 @@ class Row:
             str(self.duplicates),
             str(self.lost),
             recovery,
+            self.mix,
             self.unconfirmed or "0",
         )
 
@@ -46,6 +57,8 @@ def markdown(rows: list[Row]) -> str:
         "# Fault suite",
         "",
         "created: events the kiosks confirmed (tickets, calls for staff, cases); "
+        "delivered: found once in the hub's database; recovery: seconds from healing the "
+        "fault until every kiosk is online at the hub and a new ticket reaches it; "
         "unconfirmed: requests answered otherwise (status 0: no answer).",
         "",
         "| " + " | ".join(HEADER) + " |",

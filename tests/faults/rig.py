@@ -79,6 +79,9 @@ class FaultRig:
     def capabilities(self) -> Capabilities:
         if self._caps is None:
             self._caps = Capabilities.probe(self.touch_url(KIOSKS[0]))
+            assert self._caps.case_body or not self._caps.cases_offered, (
+                "the touch app offers POST /api/cases but refused its documented example"
+            )
         return self._caps
 
     # --- the demo's parts -------------------------------------------------------------
@@ -165,6 +168,8 @@ class FaultRig:
         )
         outcome = Outcome(tally, recovery, traffic)
         unconfirmed = ", ".join(f"{k}: {n}" for k, n in sorted(traffic.unconfirmed.items()))
+        kinds = Counter(c.kind for c in [*traffic.confirmed(), *self._probes])
+        mix = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
         report.add(
             report.Row(
                 fault,
@@ -174,6 +179,7 @@ class FaultRig:
                 tally.lost,
                 recovery,
                 unconfirmed,
+                mix,
             )
         )
         return outcome
