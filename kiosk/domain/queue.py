@@ -44,7 +44,7 @@ def format_ticket_number(prefix: str, number: int) -> str:
 
 
 # Numbers of one service on one day come from three ranges that never meet:
-# - online: 1, 2, 3, … in the order the hub hands them out (001–8999, then 10000 on);
+# - online: 1, 2, 3, … in the order the hub hands them out (001–9000, then 10000 on);
 # - leased: 9001–9999, handed to kiosks in blocks ahead of need, issued while the hub is
 #   away (a lease gap is harmless: it only means a block was not used up);
 # - fallback: the lease ran out offline; the kiosk writes ``A-k1-003`` (prefix, kiosk,

@@ -77,6 +77,24 @@ CHANNELS: tuple[Channel, ...] = (
         "the envelope id is the event id, applied once by the hub.",
     ),
     Channel(
+        "ticketIssued",
+        t.KIOSK_EVENT.replace("{type}", t.TICKET_ISSUED),
+        m.TicketIssued,
+        "send",
+        False,
+        "A ticket issued while the hub was unreachable (a leased or fallback number), QoS 1 "
+        "through the kiosk's outbox; the hub files it once and acks it.",
+    ),
+    Channel(
+        "eventAck",
+        t.KIOSK_ACK,
+        m.EventAck,
+        "receive",
+        False,
+        "Hub → kiosk, QoS 1: event ids committed (or refused for good). Only this removes an "
+        "event from the kiosk's outbox; every outbox event is redelivered until it comes.",
+    ),
+    Channel(
         "kioskCommand",
         t.KIOSK_CMD,
         m.KioskCommand,

@@ -50,9 +50,10 @@ def take_ticket() -> tuple[Response, int]:
         "number": ticket.number,
         "service": ticket.service,
         "service_name": ticket.service_name,
-        "waiting_ahead": ticket.waiting_ahead,
+        "waiting_ahead": None if issued.offline else ticket.waiting_ahead,
         "issued_at": ticket.issued_at.isoformat(),
         "print_job": issued.print_job,
+        "offline": issued.offline,
     }
     return jsonify(body), 201
 

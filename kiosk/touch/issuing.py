@@ -1,14 +1,30 @@
-"""Taking a ticket: ask the hub, lay out the slip, hand it to the printer. No Flask here."""
+"""Taking a ticket: ask the hub, lay out the slip, hand it to the printer. No Flask here.
+
+When the hub cannot be reached the kiosk still hands out a ticket: a number from the block
+the hub leased to it ahead of need, or, once that is used up, a fallback number of its own
+(``kiosk.domain.queue`` has the rule). The ticket is taken from the lease and queued for
+the hub in one transaction of the kiosk's outbox, so it reaches the hub exactly once.
+"""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from kiosk.domain.queue import format_fallback_number, format_ticket_number, service_day
 from kiosk.domain.receipt import TicketSlip, ticket_qr_data, ticket_receipt
-from kiosk.protocol.messages import TicketTakeResult
+from kiosk.protocol import topics
+from kiosk.protocol.messages import TicketIssued, TicketTakeResult, new_id, utcnow
+from kiosk.protocol.rpc import RpcFailed, RpcTimeout
+from kiosk.touch.leases import LOW_WATER, LeaseBook, LeasedService
 from kiosk.touch.link import KioskLink
+
+_LOGGER = logging.getLogger(__name__)
+TOP_UP_EVERY = 60.0  # seconds between checks of every service's lease from the home page
 
 MAX_SERVICE_CODE = 32  # TicketTakeParams.service
 RECENT_TICKETS = 200  # what the ticket page can show again; more than a busy day's share
@@ -18,6 +34,7 @@ RECENT_TICKETS = 200  # what the ticket page can show again; more than a busy da
 class IssuedTicket:
     ticket: TicketTakeResult
     print_job: str
+    offline: bool = False  # issued from a lease or a fallback count: waiting_ahead unknown
 
 
 def service_code_problem(value: object) -> str | None:
@@ -40,29 +57,130 @@ class TicketDesk:
         self._lock = threading.Lock()
         self._by_number: OrderedDict[str, IssuedTicket] = OrderedDict()
         self._by_event: OrderedDict[str, IssuedTicket] = OrderedDict()
+        self._leases: LeaseBook | None = None
+        self._topping_up: set[str] = set()
+        self._last_top_up = 0.0
+
+    @property
+    def leases(self) -> LeaseBook:
+        with self._lock:
+            if self._leases is None:
+                self._leases = LeaseBook(self._link.outbox)
+            return self._leases
 
     def issue(self, service: str, event_id: str | None = None) -> IssuedTicket:
-        """Take a number from the hub and send its slip to the printer (not waiting for paper).
+        """Take a number and send its slip to the printer (not waiting for paper).
 
+        From the hub when it answers; otherwise from this kiosk's lease (or fallback count).
         A repeated ``event_id`` (a double tap on the same page) returns the ticket already
         issued for it without printing a second slip.
-        Raises RpcTimeout (HubOffline) when the hub cannot be reached, RpcFailed when it refuses.
+        Raises RpcFailed when the hub refuses, RpcTimeout (HubOffline) when it cannot be
+        reached and the kiosk does not know the service well enough to issue offline.
         """
         if event_id and (earlier := self._earlier(event_id)):
             return earlier
-        ticket = self._link.take_ticket(service, event_id)
+        event_id = event_id or new_id()
+        try:
+            ticket = self._link.take_ticket(service, event_id)
+            offline = False
+        except RpcTimeout as err:
+            ticket = self._issue_offline(service, event_id, err)
+            offline = True
+        else:
+            self.top_up(service)
         with self._lock:
             # Two taps in flight at once get the same ticket from the hub: print it once.
             # (Publishing only queues the job, so holding the lock here costs microseconds.)
-            if event_id and event_id in self._by_event:
+            if event_id in self._by_event:
                 return self._by_event[event_id]
-            receipt = ticket_receipt(self._slip(ticket))
+            receipt = ticket_receipt(self._slip(ticket, offline))
             job = self._link.print(receipt, label=f"ticket {ticket.number}")
-            issued = IssuedTicket(ticket, print_job=job)
+            issued = IssuedTicket(ticket, print_job=job, offline=offline)
             _put(self._by_number, ticket.number, issued, self._recent_size)
-            if event_id:
-                _put(self._by_event, event_id, issued, self._recent_size)
+            _put(self._by_event, event_id, issued, self._recent_size)
         return issued
+
+    # --- offline -----------------------------------------------------------------------
+
+    def _issue_offline(self, service: str, request_id: str, err: RpcTimeout) -> TicketTakeResult:
+        now = utcnow()
+        day = service_day(now).isoformat()
+        known = self._known_service(service, day)
+        if known is None:
+            raise err  # nothing to print the slip with: the page says the hub is away
+        kiosk = self._link.kiosk
+
+        def issue(db: sqlite3.Connection) -> TicketIssued:
+            number = LeaseBook.take(db, service, day)
+            if number is None:
+                count = LeaseBook.next_fallback(db, service, day)
+                display = format_fallback_number(known.prefix, kiosk, count)
+            else:
+                display = format_ticket_number(known.prefix, number)
+            event = TicketIssued(
+                kiosk=kiosk,
+                centre=self._link.centre,
+                service=service,
+                day=day,
+                number=number,
+                display_number=display,
+                issued_at=now,
+                request_id=request_id,
+            )
+            self._link.outbox.put(db, topics.TICKET_ISSUED, event)
+            return event
+
+        with self._link.outbox.transaction() as db:
+            event = issue(db)
+        _LOGGER.info("ticket %s issued offline (hub unreachable: %s)", event.display_number, err)
+        return TicketTakeResult(
+            number=event.display_number,
+            service=service,
+            service_name=known.service_name,
+            centre_name=known.centre_name,
+            day=day,
+            waiting_ahead=0,
+            issued_at=now,
+        )
+
+    def _known_service(self, service: str, day: str) -> LeasedService | None:
+        leased = self.leases.service(service, day)
+        if leased is not None:
+            return leased
+        listing = self._link.cached_services
+        for info in listing.services if listing else ():
+            if info.code == service:
+                return LeasedService(info.prefix, info.name, listing.centre_name if listing else "")
+        return None
+
+    def top_up(self, service: str) -> None:
+        """In the background: lease another block of ``service`` if few numbers are left."""
+        with self._lock:
+            if service in self._topping_up:
+                return
+            self._topping_up.add(service)
+        threading.Thread(target=self._top_up, args=(service,), daemon=True).start()
+
+    def top_up_all(self, services: list[str]) -> None:
+        """Every service's lease, at most every TOP_UP_EVERY seconds (the home page asks)."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_top_up < TOP_UP_EVERY:
+                return
+            self._last_top_up = now
+        for service in services:
+            self.top_up(service)
+
+    def _top_up(self, service: str) -> None:
+        try:
+            day = service_day(utcnow()).isoformat()
+            if self.leases.remaining(service, day) < LOW_WATER:
+                self.leases.add(self._link.lease_tickets(service))
+        except (RpcTimeout, RpcFailed) as err:
+            _LOGGER.info("no lease of %s numbers now: %s", service, err)
+        finally:
+            with self._lock:
+                self._topping_up.discard(service)
 
     def recent(self, number: str) -> IssuedTicket | None:
         """The latest ticket with this number that this kiosk issued, if still remembered."""
@@ -73,12 +191,12 @@ class TicketDesk:
         with self._lock:
             return self._by_event.get(event_id)
 
-    def _slip(self, ticket: TicketTakeResult) -> TicketSlip:
+    def _slip(self, ticket: TicketTakeResult, offline: bool) -> TicketSlip:
         return TicketSlip(
             centre_name=ticket.centre_name,
             service_name=ticket.service_name,
             number=ticket.number,
-            waiting_ahead=ticket.waiting_ahead,
+            waiting_ahead=None if offline else ticket.waiting_ahead,
             issued_at=ticket.issued_at,
             qr_data=ticket_qr_data(self._link.centre, ticket.day, ticket.number),
         )

@@ -25,8 +25,10 @@ from kiosk.protocol.client import MqttLink, Will
 from kiosk.protocol.messages import (
     CardEvent,
     Envelope,
+    EventAck,
     GpioEvent,
     HubState,
+    InvalidPayload,
     KioskState,
     Params,
     PresenceState,
@@ -34,6 +36,8 @@ from kiosk.protocol.messages import (
     PrintResult,
     ServicesListParams,
     ServicesListResult,
+    TicketLeaseParams,
+    TicketLeaseResult,
     TicketTakeParams,
     TicketTakeResult,
     decode,
@@ -41,12 +45,16 @@ from kiosk.protocol.messages import (
 )
 from kiosk.protocol.rpc import RpcClient, RpcFailed, RpcTimeout
 from kiosk.settings import Settings
+from kiosk.touch.courier import Courier
+from kiosk.touch.outbox import Backoff, Effect, Outbox, Pending
 
 _LOGGER = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=Params)
+T = TypeVar("T")
 
 MAX_TRACKED_JOBS = 256  # print results kept; a kiosk prints a few hundred slips a day
+OUTBOX_FILE = "touch.sqlite3"  # in settings.state_dir: the outbox and other kiosk-local tables
 PROBE_EVERY = 10.0  # seconds between asks of a hub that stopped answering (see probe_hub)
 
 HubStatus = Literal["unknown", "online", "offline", "unreachable"]
@@ -107,7 +115,11 @@ class KioskLink:
             on_connected=self._on_connected,
         )
         self._rpc = RpcClient(self._mqtt, self.kiosk)
+        self._outbox_path = settings.state_dir / OUTBOX_FILE
+        self._outbox: Outbox | None = None
+        self._courier: Courier | None = None
         self._mqtt.subscribe(topics.HUB_STATE, self._on_hub_state)
+        self._mqtt.subscribe(topics.kiosk_ack(self.kiosk), self._on_ack)
         self._mqtt.subscribe(topics.PRINT_RESULT, self._on_print_result)
         self._mqtt.subscribe(topics.CARD_EVENT, self._on_card_event)
         self._mqtt.subscribe(topics.GPIO_EVENT, self._on_gpio_event)
@@ -116,7 +128,9 @@ class KioskLink:
     # --- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect in the background; the birth goes out on every (re)connect."""
+        """Connect in the background; the birth goes out on every (re)connect, and the
+        outbox is carried to the hub from then on."""
+        self._courier_for(self.outbox).start()
         self._mqtt.start()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -137,6 +151,8 @@ class KioskLink:
                 return
             self._stopped = True
         self._mqtt.stop(farewell=[(self._state_topic, self._state("offline", self._session))])
+        if self._courier is not None:
+            self._courier.stop()
 
     # --- presence -----------------------------------------------------------------------
 
@@ -159,6 +175,7 @@ class KioskLink:
             self._session += 1
             session = self._session
         self._announce()
+        self._replay()
         # The Will is read at each CONNECT; the next connect is session + 1, and a receiver
         # that orders by (boot_id, session) would ignore a Will with an older session.
         self._mqtt.set_will(self._will(session + 1))
@@ -217,8 +234,10 @@ class KioskLink:
             self._hub_status = news.state
             self._hub_boot = news.boot_id
         if news.state == "online":
-            # The hub may have lost track of us (new process, new database): tell it again.
+            # The hub may have lost track of us (new process, new database): tell it again,
+            # and send at once what it has not acked.
             self._announce()
+            self._replay()
 
     def probe_hub(self) -> None:
         """Ask again, in the background, a hub that went silent (at most every PROBE_EVERY s).
@@ -307,6 +326,12 @@ class KioskLink:
         self._services = _CachedServices(result, time.monotonic())
         return result
 
+    def lease_tickets(self, service_code: str) -> TicketLeaseResult:
+        """A block of numbers to issue ``service_code`` from while the hub is away."""
+        return self._call(
+            "ticket.lease", TicketLeaseParams(service=service_code), TicketLeaseResult
+        )
+
     def take_ticket(self, service_code: str, event_id: str | None = None) -> TicketTakeResult:
         """Ask the hub for the next number. The same ``event_id`` gets the same ticket back."""
         params = TicketTakeParams(service=service_code, event_id=event_id or new_id())
@@ -320,9 +345,51 @@ class KioskLink:
             self._event_seq += 1
             return self._event_seq
 
+    @property
+    def outbox(self) -> Outbox:
+        """The kiosk's SQLite file of undelivered events (opened on first use)."""
+        with self._lock:
+            if self._outbox is None:
+                self._outbox = Outbox(self._outbox_path, Backoff(first=self._touch.outbox_retry))
+            return self._outbox
+
+    def queue_event(
+        self, event_type: str, message: Envelope, effect: Effect[T] | None = None
+    ) -> T | None:
+        """Run ``effect`` on the kiosk's file and keep ``message`` for the hub, in one
+        transaction; it is published at once and again until the hub acks its id."""
+        return self.outbox.add(event_type, message, effect)
+
     def publish_event(self, event_type: str, message: Envelope) -> None:
-        """QoS 1 on ``svc/v1/kiosk/{kiosk}/event/{type}``; the edge bridge stores and forwards."""
-        self._mqtt.publish(topics.kiosk_event(self.kiosk, event_type), message, qos=1)
+        """Deliver ``message`` through the outbox (kept for the function's older callers)."""
+        self.queue_event(event_type, message)
+
+    def _courier_for(self, outbox: Outbox) -> Courier:
+        with self._lock:
+            if self._courier is None:
+                self._courier = Courier(
+                    outbox,
+                    self._send,
+                    lambda: self._mqtt.is_connected,
+                    window=self._touch.outbox_window,
+                )
+            return self._courier
+
+    def _send(self, event: Pending) -> bool:
+        topic = topics.kiosk_event(self.kiosk, event.event_type)
+        return self._mqtt.publish(topic, event.payload, qos=1).rc == 0
+
+    def _replay(self) -> None:
+        if self._courier is not None:
+            self._courier.replay(self._touch.outbox_replay_spread)
+
+    def _on_ack(self, _topic: str, payload: bytes, _props: Properties | None) -> None:
+        ack = decode(EventAck, payload)
+        if ack.kiosk != self.kiosk:
+            raise InvalidPayload(f"ack for kiosk {ack.kiosk!r} on {self.kiosk!r}'s topic")
+        self.outbox.acked(ack.event_ids)
+        if self._courier is not None:
+            self._courier.wake()  # room in the window for what waits
 
     # --- the firmware bridge's card reader and GPIO -------------------------------------
 

@@ -35,9 +35,8 @@ def home() -> str | tuple[str, int]:
         listing = kiosk_commands().services(ctx.link.services())
     except (RpcTimeout, RpcFailed) as err:
         return problem_page(hub_problem(err))
-    if ctx.link.hub_known_offline:
-        # The buttons could only fail: say so before anyone presses one.
-        return problem_page(wording.HUB_UNREACHABLE)
+    # With the hub away the buttons still work: tickets come from this kiosk's lease.
+    ctx.desk.top_up_all([service.code for service in listing.services])
     # One event id per button and page view: a double tap gets the same ticket, not two.
     choices = [(service, new_id()) for service in listing.services]
     return render_template(
@@ -78,6 +77,7 @@ def show(number: str) -> str | tuple[str, int]:
         "ticket.html",
         centre_name=issued.ticket.centre_name,
         ticket=issued.ticket,
+        offline=issued.offline,
         print_job=issued.print_job,
         print_status=status,
         print_text=status_text,

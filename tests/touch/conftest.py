@@ -6,10 +6,12 @@ handlers; the kiosk reaches it only through its edge broker's bridge, as in prod
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -103,8 +105,11 @@ def hub(central_broker: RunningBroker) -> Iterator[StandInHub]:
     link.stop()
 
 
-def touch_settings(edge: RunningBroker, **touch: float) -> Settings:
+def touch_settings(edge: RunningBroker, state_dir: Path | None = None, **touch: float) -> Settings:
+    """The kiosk's settings; its outbox file goes to ``state_dir`` (a fresh temporary
+    directory unless given: no test replays another test's undelivered events)."""
     return Settings(
+        state_dir=state_dir or Path(tempfile.mkdtemp(prefix="kiosk-touch-")),
         kiosk=KioskSettings(id=KIOSK, centre=CENTRE),
         mqtt=edge.mqtt_settings("touch"),
         touch=TouchSettings(**{"rpc_timeout": 2.0, **touch}),

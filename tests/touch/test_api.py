@@ -16,7 +16,7 @@ from kiosk.protocol.messages import PrintJob, PrintResult, decode
 from kiosk.settings import Settings
 from kiosk.touch import create_app
 from kiosk.touch.link import KioskLink
-from tests.brokers import RunningBroker
+from tests.brokers import KIOSK, RunningBroker
 from tests.demo_client import eventually
 from tests.touch.conftest import (
     CENTRE_NAME,
@@ -200,7 +200,7 @@ def test_a_silent_hub_is_503_after_the_rpc_timeout(
     assert not link.hub_online
 
 
-def test_a_hub_known_offline_is_503_at_once(
+def test_a_hub_known_offline_issues_a_fallback_ticket_at_once(
     client: FlaskClient, link: KioskLink, hub: StandInHub
 ) -> None:
     assert client.get("/api/services").status_code == 200  # cached now
@@ -209,13 +209,19 @@ def test_a_hub_known_offline_is_503_at_once(
     started = time.monotonic()
     status, body = _take(client)
     assert time.monotonic() - started < 0.2, "no rpc round trip is attempted"
-    assert status == 503 and body["error"] == "hub_unreachable"
+    # No lease was granted (the stand-in hub has none): the kiosk's own fallback number.
+    assert status == 201, body
+    assert body["number"] == f"A-{KIOSK}-001" and body["offline"] is True
+    assert body["waiting_ahead"] is None
+    pending = [json.loads(p) for p in link.outbox.pending("ticket.issued")]
+    assert [(p["display_number"], p["number"]) for p in pending] == [(f"A-{KIOSK}-001", None)]
     # The services list still comes from the cache, however old.
     response = client.get("/api/services")
     assert response.status_code == 200 and response.get_json()["centre"] == "demo"
     hub.say("online")
     eventually(lambda: link.hub_online, WAIT, "the hub's birth")
-    assert _take(client)[0] == 201
+    status, body = _take(client)
+    assert status == 201 and body["offline"] is False and body["number"] == "A001"
 
 
 def test_a_late_will_of_an_older_hub_process_is_ignored(link: KioskLink, hub: StandInHub) -> None:
