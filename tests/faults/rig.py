@@ -22,7 +22,7 @@ from firmware_bridge.sim.control import control as sim_control
 from tests.faults import report
 from tests.faults.ledger import HubLedger, Tally, printed_slips
 from tests.faults.relay import TcpRelay
-from tests.faults.traffic import Capabilities, Created, Traffic, post
+from tests.faults.traffic import Capabilities, Created, Traffic, get, post
 
 KIOSKS = ("k1", "k2")
 FAULTS = 6
@@ -204,9 +204,10 @@ class FaultRig:
         if ticket is None:
             pending[kiosk] = self.take_ticket(kiosk)
             return False
-        if ledger.ticket_count(ticket.key) < 1:
+        if ledger.ticket_count(ticket.key) < 1 or ledger.kiosk_state(kiosk) != "online":
             return False
-        return ledger.kiosk_state(kiosk) == "online"
+        # The kiosk's own screens agree: no "hub unreachable" banner any more.
+        return get(self.touch_url(kiosk) + "api/status").get("hub") == "online"
 
     def _wait_drained(
         self, created: list[Created], help_before: Counter[str], help_unanswered: Counter[str]
@@ -223,8 +224,10 @@ class FaultRig:
         for kiosk in KIOSKS:
             slips = printed_slips(self.receipts(kiosk))
             for ticket in created:
-                mine = ticket.kind == "ticket" and ticket.kiosk == kiosk and ticket.print_job
+                # A ticket's number and a case's code stand on a line of their own.
+                mine = ticket.kind != "help" and ticket.kiosk == kiosk and ticket.print_job
                 if mine and slips[ticket.key] != 1:
                     tally.problems.append(
-                        f"slip of ticket {ticket.key} of {kiosk} printed {slips[ticket.key]} times"
+                        f"slip of {ticket.kind} {ticket.key} of {kiosk} printed "
+                        f"{slips[ticket.key]} times"
                     )

@@ -252,7 +252,12 @@ class Traffic:
             created = Created("help", kiosk, f"help-{n}", body.get("event_id"), now)
         elif kind == "case" and answer.status == 201 and body.get("tracking_code"):
             created = Created(
-                "case", kiosk, str(body["tracking_code"]), body.get("event_id") or event_id, now
+                "case",
+                kiosk,
+                str(body["tracking_code"]),
+                body.get("event_id"),
+                now,
+                body.get("print_job"),
             )
         with self._lock:
             if created is not None:
