@@ -22,7 +22,6 @@ import logging
 import signal
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
@@ -66,7 +65,6 @@ _LOGGER = logging.getLogger(__name__)
 RETRY_MIN = 0.5  # seconds before the first retry of a job that could not print
 RETRY_MAX = 5.0  # a resident waits at most this long after the paper is reloaded
 POLL_INTERVAL = 5.0  # seconds between status checks while there is nothing to print
-RECENT_JOBS = 256  # printed job ids kept to recognise a redelivered job
 STOP_TIMEOUT = 10.0
 # The edge broker keeps the bridge's subscription and queues print jobs for this long while
 # the bridge restarts, so a ticket taken meanwhile still prints; longer outages drop them.
@@ -136,7 +134,6 @@ class FirmwareBridge:
         # Held while a job is spooled and acknowledged, so "spooled" always precedes "printed".
         self._intake = threading.Lock()
         self._printer_state = self._printer_message("unknown", "unknown", "not checked yet")
-        self._recent: OrderedDict[str, None] = OrderedDict()
         self._waiting_for: tuple[str, str] | None = None  # (job id, reason) last announced
         self._port_open = False
         self._silent_at: float | None = None  # time.monotonic() the printer last kept silent
@@ -206,9 +203,7 @@ class FirmwareBridge:
     def _on_print_job(self, _topic: str, payload: bytes, _props: Properties | None) -> None:
         job = decode(PrintJob, payload)  # InvalidPayload: MqttLink logs, counts and drops it
         with self._intake:
-            with self._lock:
-                already_printed = job.id in self._recent
-            if already_printed:  # a redelivery (QoS 1 is at least once)
+            if self.spool.printed(job.id):  # a redelivery (QoS 1 is at least once), a resend
                 self._result(job.id, "printed")
                 return
             try:
@@ -254,6 +249,10 @@ class FirmwareBridge:
             bad = self.spool.quarantine(path)
             _LOGGER.error("unreadable spool file moved to %s: %s", bad, err)
             return True
+        if self.spool.printed(job.id):
+            self.spool.remove(path)  # on paper before a crash: its id was noted in time
+            self._result(job.id, "printed")
+            return True
         try:
             data = render_receipt(job.receipt, self.profile)
         except ValueError as err:
@@ -266,11 +265,7 @@ class FirmwareBridge:
         if reason is not None:
             self._announce_waiting(job.id, reason)
             return False
-        self.spool.remove(path)
-        with self._lock:
-            self._recent[job.id] = None
-            while len(self._recent) > RECENT_JOBS:
-                self._recent.popitem(last=False)
+        self.spool.done(path, job.id)
         self.printed += 1
         self._waiting_for = None
         self._result(job.id, "printed")

@@ -17,6 +17,8 @@ from kiosk.protocol.messages import PrintJob, decode
 SUFFIX = ".json"
 BAD_SUFFIX = ".bad"
 DIGITS = 12
+PRINTED_LOG = "printed.ids"  # ids of jobs on paper, newest last: a redelivery is not reprinted
+PRINTED_KEPT = 1000  # ids remembered; the log is rewritten to this many when it doubles
 
 
 class Spool:
@@ -33,6 +35,8 @@ class Spool:
         for path in self._paths():
             with contextlib.suppress(Exception):
                 self._ids[self.load(path).id] = path
+        self._printed_log = directory / PRINTED_LOG
+        self._printed = self._read_printed()
 
     def __len__(self) -> int:
         with self._lock:
@@ -81,6 +85,42 @@ class Spool:
             path.unlink(missing_ok=True)
             self._sync_directory()
             self._forget(path)
+
+    def printed(self, job_id: str) -> bool:
+        """True if a job with this id went on paper (in this run or one before)."""
+        with self._lock:
+            return job_id in self._printed
+
+    def done(self, path: Path, job_id: str) -> None:
+        """The job is on paper: note its id durably first, then forget the job. A crash in
+        between leaves a job whose id is noted: :meth:`printed` says so, and it is dropped
+        instead of printed twice."""
+        with self._lock:
+            with self._printed_log.open("a", encoding="ascii") as log:
+                log.write(job_id + "\n")
+                log.flush()
+                os.fsync(log.fileno())
+            self._printed[job_id] = None
+            if len(self._printed) > 2 * PRINTED_KEPT:
+                self._compact_printed()
+        self.remove(path)
+
+    def _read_printed(self) -> dict[str, None]:
+        try:
+            lines = self._printed_log.read_text(encoding="ascii", errors="replace").split()
+        except FileNotFoundError:
+            return {}
+        return dict.fromkeys(lines[-PRINTED_KEPT:])
+
+    def _compact_printed(self) -> None:
+        keep = list(self._printed)[-PRINTED_KEPT:]
+        temp = self._printed_log.with_name(f".{PRINTED_LOG}.tmp")
+        with temp.open("w", encoding="ascii") as handle:
+            handle.write("".join(f"{job_id}\n" for job_id in keep))
+            handle.flush()
+            os.fsync(handle.fileno())
+        temp.replace(self._printed_log)
+        self._printed = dict.fromkeys(keep)
 
     def quarantine(self, path: Path) -> Path:
         """Move an unreadable or unprintable job aside, kept for a person to look at."""

@@ -54,6 +54,8 @@ R = TypeVar("R", bound=Params)
 T = TypeVar("T")
 
 MAX_TRACKED_JOBS = 256  # print results kept; a kiosk prints a few hundred slips a day
+PRINT_RESEND_AFTER = 5.0  # seconds without a word from the bridge before a job goes again
+PRINT_RESEND_FOR = 600.0  # seconds a job is resent for; later a person has to look
 OUTBOX_FILE = "touch.sqlite3"  # in settings.state_dir: the outbox and other kiosk-local tables
 PROBE_EVERY = 10.0  # seconds between asks of a hub that stopped answering (see probe_hub)
 
@@ -102,6 +104,7 @@ class KioskLink:
         self._refresh = threading.Lock()
         self._last_probe = 0.0
         self._jobs: OrderedDict[str, PrintResult | None] = OrderedDict()
+        self._unanswered: dict[str, tuple[PrintJob, float]] = {}
         self._event_seq = 0
         self._card_listeners: list[CardListener] = []
         self._gpio_listeners: list[GpioListener] = []
@@ -131,6 +134,7 @@ class KioskLink:
         """Connect in the background; the birth goes out on every (re)connect, and the
         outbox is carried to the hub from then on."""
         self._courier_for(self.outbox).start()
+        threading.Thread(target=self._watch_prints, name="print-watch", daemon=True).start()
         self._mqtt.start()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -428,14 +432,47 @@ class KioskLink:
     # --- printing -----------------------------------------------------------------------
 
     def print(self, receipt: Receipt, label: str = "") -> str:
-        """Hand a receipt to the firmware bridge (QoS 1, not waited for); returns the job id."""
+        """Hand a receipt to the firmware bridge (QoS 1, not waited for); returns the job id.
+
+        Until the bridge answers (spooled, printed…), the job is sent again every
+        PRINT_RESEND_AFTER seconds for PRINT_RESEND_FOR: a bridge restarting or an edge
+        broker killed with the job in its queue would otherwise lose the slip. The bridge
+        knows every job id it has put on paper, so a resend never prints twice.
+        """
         job = PrintJob(receipt=receipt, label=label)
         with self._lock:
             self._jobs[job.id] = None
+            self._unanswered[job.id] = (job, time.monotonic())
             while len(self._jobs) > MAX_TRACKED_JOBS:
-                self._jobs.popitem(last=False)
+                dropped, _ = self._jobs.popitem(last=False)
+                self._unanswered.pop(dropped, None)
         self._mqtt.publish(topics.PRINT_JOB, job, qos=1)
         return job.id
+
+    def resend_unanswered_prints(self, now: float | None = None) -> int:
+        """Send again the jobs the bridge has not answered; returns how many were sent."""
+        now = time.monotonic() if now is None else now
+        if not self._mqtt.is_connected:
+            return 0
+        with self._lock:
+            for job_id, (_, since) in list(self._unanswered.items()):
+                if now - since > PRINT_RESEND_FOR:
+                    del self._unanswered[job_id]
+                    _LOGGER.warning("print job %s never answered; given up", job_id)
+            due = [
+                job for job, since in self._unanswered.values() if now - since >= PRINT_RESEND_AFTER
+            ]
+        for job in due:
+            self._mqtt.publish(topics.PRINT_JOB, job, qos=1)
+        return len(due)
+
+    def _watch_prints(self) -> None:
+        while not self._stopped:
+            time.sleep(PRINT_RESEND_AFTER)
+            try:
+                self.resend_unanswered_prints()
+            except Exception:
+                _LOGGER.exception("resending print jobs failed")
 
     def print_result(self, job_id: str) -> PrintResult | None:
         """The bridge's latest word on a job we sent; None while it has said nothing."""
@@ -449,3 +486,4 @@ class KioskLink:
         with self._lock:
             if result.job_id in self._jobs:  # another process's job is not ours to track
                 self._jobs[result.job_id] = result
+                self._unanswered.pop(result.job_id, None)

@@ -105,6 +105,22 @@ def test_a_redelivered_job_prints_once(
     assert _texts(sim) == [["一次"]]
 
 
+def test_a_job_resent_after_a_restart_of_the_bridge_prints_once(
+    sim: PrinterSimulator, touch: Touch, start_bridge: Callable[[], FirmwareBridge]
+) -> None:
+    first = start_bridge()
+    job = PrintJob(receipt=[Text("只印一次")])
+    touch.send(job)
+    touch.wait_statuses(job.id, ["spooled", "printed"])
+    first.stop()
+    start_bridge()  # a new process: it knows from the spool's log what went on paper
+    touch.send(job)  # the touch app resends a job whose answer it never heard
+    eventually(lambda: len(touch.statuses(job.id)) == 3, "the answer to the resend")
+    assert touch.statuses(job.id)[-1] == "printed"
+    time.sleep(0.3)
+    assert _texts(sim) == [["只印一次"]]
+
+
 def test_a_job_waits_while_the_printer_is_unplugged_and_prints_once_it_is_back(
     tmp_path: Path, touch: Touch, start_bridge: Callable[[], FirmwareBridge]
 ) -> None:

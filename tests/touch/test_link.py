@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import kiosk
-from kiosk.protocol.messages import KioskState, decode
+from kiosk.domain.receipt import Text
+from kiosk.protocol import topics
+from kiosk.protocol.messages import KioskState, PrintResult, decode
 from kiosk.settings import Settings
-from kiosk.touch.link import KioskLink
+from kiosk.touch.link import PRINT_RESEND_AFTER, KioskLink
 from tests.brokers import RunningBroker
-from tests.touch.conftest import Listener, StandInHub, start_link
+from tests.demo_client import eventually
+from tests.touch.conftest import WAIT, Listener, StandInHub, start_link
 
 
 def _states(listener: Listener) -> list[KioskState]:
@@ -56,3 +61,22 @@ def test_the_kiosk_announces_itself_again_when_the_hub_comes_online(
 
 def test_each_link_is_a_new_boot() -> None:
     assert KioskLink(Settings()).boot_id != KioskLink(Settings()).boot_id
+
+
+def test_a_print_job_the_bridge_never_answered_is_sent_again_until_it_does(
+    link: KioskLink, printer_side: Listener, edge_broker: RunningBroker
+) -> None:
+    job_id = link.print([Text("补打")], label="resend")
+    printer_side.first(lambda p: job_id.encode() in p, "the first copy")
+    assert link.resend_unanswered_prints() == 0, "not before PRINT_RESEND_AFTER"
+    later = time.monotonic() + PRINT_RESEND_AFTER + 0.1
+    assert link.resend_unanswered_prints(now=later) == 1
+    eventually(
+        lambda: len([p for p in printer_side.payloads() if job_id.encode() in p]) == 2,
+        WAIT,
+        "the second copy, with the same job id",
+    )
+    answer = PrintResult(job_id=job_id, status="spooled")
+    printer_side.link.publish(topics.PRINT_RESULT, answer).wait_for_publish(WAIT)
+    eventually(lambda: link.print_result(job_id) is not None, WAIT, "the bridge's answer")
+    assert link.resend_unanswered_prints(now=later + PRINT_RESEND_AFTER) == 0
