@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, Protocol, cast
@@ -134,7 +134,8 @@ class KioskCommands:
         self.config = ConfigParams()
         self.reloads = 0  # the screens reload when this changes (GET /api/status)
         self.malformed = 0
-        self.executed: list[str] = []  # names of the commands run, in order (for tests)
+        # Names of the latest commands run, in order (the log and tests read it).
+        self.executed: deque[str] = deque(maxlen=REMEMBERED)
         link.on_command(self.receive)
 
     # --- what the screens use ------------------------------------------------------------

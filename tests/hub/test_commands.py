@@ -217,6 +217,8 @@ def test_end_to_end_the_console_prints_a_test_page_on_a_demo_kiosk(
     admin = demo["admin"]
     console = Console(demo["urls"]["console"], admin.get("username", "admin"), admin["password"])
     eventually(lambda: (console.kiosk("k1") or {}).get("online"), "k1 online in the console")
+    health = eventually(lambda: (console.kiosk("k1") or {}).get("health"), "k1's health report")
+    assert health["kiosk"] == "k1" and health["disk_total_bytes"] > 0
     sent = _post_json(console, "api/kiosks/k1/commands", {"name": "print_test"})
     command_id = sent["command"]["id"]
     receipts = Path(demo["receipts"]) / "k1"

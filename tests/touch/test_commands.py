@@ -42,7 +42,7 @@ def results(central_broker: RunningBroker) -> Iterator[Listener]:
 @pytest.fixture
 def commands(app: Flask) -> KioskCommands:
     runner: KioskCommands = app.extensions[EXTENSION]
-    runner.print_wait = 5.0
+    runner.print_wait = WAIT  # a loaded test machine may be slow; the answer comes when printed
     return runner
 
 
@@ -130,7 +130,7 @@ def test_a_command_for_another_kiosk_is_refused(
     answer = result_of(results, foreign.id)
     assert (answer.kiosk, answer.status) == (KIOSK, "refused")
     assert "k1" in answer.detail
-    assert printer_side.payloads() == [] and commands.executed == []
+    assert printer_side.payloads() == [] and list(commands.executed) == []
 
 
 def test_a_malformed_command_is_counted_and_dropped_and_the_kiosk_goes_on(
@@ -141,7 +141,7 @@ def test_a_malformed_command_is_counted_and_dropped_and_the_kiosk_goes_on(
     send(hub, named, name="reload")  # no expires_at: refused by name, with the reason
     answer = result_of(results, "c" * 32)
     assert answer.status == "refused" and "expires_at" in answer.detail
-    assert commands.malformed == 2 and commands.executed == []
+    assert commands.malformed == 2 and list(commands.executed) == []
     fine = command("reload")
     send(hub, fine)
     assert result_of(results, fine.id).status == "done"
@@ -172,7 +172,7 @@ def test_a_command_delivered_twice_runs_once(
     finally:
         answers.close()
     assert len(printer_side.payloads()) == 1
-    assert commands.executed == ["print_test", "reload"]
+    assert list(commands.executed) == ["print_test", "reload"]
     statuses = {
         decode(CommandResult, p).status for p in results.payloads() if once.id.encode() in p
     }
