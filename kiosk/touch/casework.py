@@ -350,7 +350,10 @@ class CaseDesk:
             fetched = self._fresh.get(name, 0.0)
         if isinstance(held, result_type) and time.monotonic() - fetched < self._cache_ttl:
             return held
-        if not self._link.hub_known_offline:
+        copy = held if isinstance(held, result_type) else self._stored(name, result_type)
+        # A hub that stopped answering is not waited for when a copy exists (rpc_timeout
+        # per screen would be long for a resident); the background probe notices its return.
+        if not self._link.hub_known_offline and not (copy and self._link.hub_unreachable):
             try:
                 result = self._rpc(f"case.{name}", params, result_type)
             except (RpcTimeout, RpcFailed) as err:
@@ -358,9 +361,7 @@ class CaseDesk:
             else:
                 self._remember(name, result)
                 return result
-        if isinstance(held, result_type):
-            return held
-        return self._stored(name, result_type)
+        return copy
 
     def _remember(self, name: str, result: Params) -> None:
         with self._lock:
