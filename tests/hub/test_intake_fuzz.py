@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
+from kiosk.domain.queue import format_fallback_number, format_ticket_number, service_day
 from kiosk.hub.db import Database
 from kiosk.hub.desk import QueueDesk
 from kiosk.hub.models import Alert, Ticket
@@ -47,6 +48,7 @@ from kiosk.protocol.messages import (
     KioskState,
     RpcReply,
     RpcRequest,
+    TicketIssued,
     decode,
 )
 from tests.brokers import RunningBroker
@@ -58,7 +60,7 @@ EXAMPLES = 60
 BOOT = "boot-fuzz"
 
 Kind = Literal["event", "state", "device", "rpc"]
-Expect = Literal["reject", "help", "ticket", "error_reply", "state", "device"]
+Expect = Literal["reject", "help", "ticket", "offline", "error_reply", "state", "device"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,7 @@ class Plan:
     messages: list[Message] = field(default_factory=list)
     help_ids: set[str] = field(default_factory=set)
     ticket_ids: set[str] = field(default_factory=set)
-    newest_state: KioskState | None = None
+    offline_ids: dict[str, str] = field(default_factory=dict)  # event id → display number
 
     def add(self, message: Message) -> None:
         self.messages.append(message)
@@ -87,6 +89,8 @@ class Plan:
             self.help_ids.add(message.key)
         elif message.expect == "ticket":
             self.ticket_ids.add(message.key)
+        elif message.expect == "offline":
+            self.offline_ids[message.key] = message.corr
 
     def rejected(self) -> Counter[str]:
         return Counter(m.kind for m in self.messages if m.expect == "reject")
@@ -111,6 +115,29 @@ def _help(offset_s: int) -> HelpRequested:
         seq=next(_seq),
         source="screen",
         ts=START + timedelta(seconds=offset_s),
+    )
+
+
+_fallback = iter(range(1, 1_000_000))
+
+
+def _offline_ticket(number: int | None = None) -> TicketIssued:
+    """A ticket k1 issued while the hub was away: a fallback number of its own, or (for
+    rubbish) a number in the leased range that was never leased to it."""
+    issued_at = datetime.now(UTC)
+    display = (
+        format_fallback_number("A", KIOSK, next(_fallback))
+        if number is None
+        else format_ticket_number("A", number)
+    )
+    return TicketIssued(
+        kiosk=KIOSK,
+        centre=CENTRE,
+        service="social",
+        day=service_day(issued_at).isoformat(),
+        number=number,
+        display_number=display,
+        issued_at=issued_at,
     )
 
 
@@ -242,37 +269,76 @@ def _not_json(data: bytes) -> bool:
     return False
 
 
+def _helps(draw: st.DrawFn) -> list[Message]:
+    # Out of order: a later event may carry an earlier time stamp and sequence.
+    event = _help(draw(st.integers(min_value=-3600, max_value=3600)))
+    message = Message(_topic("event"), event.to_bytes(), "event", "help", event.id)
+    return [message] * draw(st.integers(min_value=1, max_value=2))  # maybe replayed
+
+
+def _tickets(draw: st.DrawFn) -> list[Message]:
+    event_id = uuid.uuid4().hex
+    out = []
+    for _ in range(draw(st.integers(min_value=1, max_value=2))):
+        request = _ticket_request(event_id)  # a retry: same event id, new corr
+        out.append(
+            Message(_topic("rpc"), request.to_bytes(), "rpc", "ticket", event_id, request.corr)
+        )
+    return out
+
+
+def _offline(draw: st.DrawFn) -> list[Message]:
+    offline = _offline_ticket()
+    topic = _topic("event", "ticket.issued")
+    message = Message(
+        topic, offline.to_bytes(), "event", "offline", offline.id, offline.display_number
+    )
+    return [message] * draw(st.integers(min_value=1, max_value=2))  # maybe replayed
+
+
+def _unleased(draw: st.DrawFn) -> list[Message]:
+    # Refused for good (never leased to k1): kept with the reason, counted, acked.
+    unleased = _offline_ticket(draw(st.integers(min_value=9001, max_value=9999)))
+    topic = _topic("event", "ticket.issued")
+    return [Message(topic, unleased.to_bytes(), "event", "reject", how="unleased")]
+
+
+def _states(_draw: st.DrawFn) -> list[Message]:
+    return [Message(_topic("state"), _state().to_bytes(), "state", "state")]
+
+
+def _devices(_draw: st.DrawFn) -> list[Message]:
+    return [Message(_topic("device"), _device().to_bytes(), "device", "device")]
+
+
+def _bad_params(draw: st.DrawFn) -> list[Message]:
+    bad = RpcRequest(corr=uuid.uuid4().hex, params={"service": draw(WRONG_TYPES)})
+    return [Message(_topic("rpc"), bad.to_bytes(), "rpc", "error_reply", bad.corr, bad.corr)]
+
+
+def _rubbish(draw: st.DrawFn) -> list[Message]:
+    return [draw(rubbish())]
+
+
+DRAWERS = {
+    "rubbish": _rubbish,
+    "help": _helps,
+    "ticket": _tickets,
+    "offline": _offline,
+    "unleased": _unleased,
+    "state": _states,
+    "device": _devices,
+    "bad_params": _bad_params,
+}
+WEIGHTED = ["rubbish", "rubbish", "rubbish", *DRAWERS]
+
+
 @st.composite
 def batch(draw: st.DrawFn) -> list[Message]:
     """A few valid messages and rubbish in a drawn order; some valid ones come twice."""
     out: list[Message] = []
     for _ in range(draw(st.integers(min_value=1, max_value=6))):
-        choice = draw(st.sampled_from(["rubbish", "rubbish", "help", "ticket", "state", "device"]))
-        if choice == "rubbish":
-            out.append(draw(rubbish()))
-        elif choice == "help":
-            # Out of order: a later event may carry an earlier time stamp and sequence.
-            event = _help(draw(st.integers(min_value=-3600, max_value=3600)))
-            message = Message(_topic("event"), event.to_bytes(), "event", "help", event.id)
-            out.append(message)
-            if draw(st.booleans()):
-                out.append(message)  # replayed: the same event id, the same bytes
-        elif choice == "ticket":
-            event_id = uuid.uuid4().hex
-            for _ in range(draw(st.integers(min_value=1, max_value=2))):
-                request = _ticket_request(event_id)  # a retry: same event id, new corr
-                out.append(
-                    Message(
-                        _topic("rpc"), request.to_bytes(), "rpc", "ticket", event_id, request.corr
-                    )
-                )
-        elif choice == "state":
-            out.append(Message(_topic("state"), _state().to_bytes(), "state", "state"))
-        else:
-            out.append(Message(_topic("device"), _device().to_bytes(), "device", "device"))
-    if draw(st.booleans()):
-        bad = RpcRequest(corr=uuid.uuid4().hex, params={"service": draw(WRONG_TYPES)})
-        out.append(Message(_topic("rpc"), bad.to_bytes(), "rpc", "error_reply", bad.corr, bad.corr))
+        out += DRAWERS[draw(st.sampled_from(WEIGHTED))](draw)
     return draw(st.permutations(out))
 
 
@@ -292,6 +358,7 @@ def make_plan() -> Plan:
 
     collect()
     # Whatever hypothesis drew, one of every kind of rubbish on every topic it applies to.
+    # (Each valid kind is drawn anyway: the test checks that it was.)
     drawn = {(m.kind, m.how) for m in plan.messages if m.expect == "reject"}
     for kind, how in COMBINATIONS:
         if (kind, how) not in drawn:
@@ -381,7 +448,8 @@ def test_rubbish_is_counted_and_valid_messages_apply_once(
     fuzz_hub: HubWorker, central_broker: RunningBroker, database: Database, live_desk: QueueDesk
 ) -> None:
     plan = make_plan()
-    assert plan.rejected() and plan.help_ids and plan.ticket_ids, "hypothesis drew no mix"
+    drawn = {m.expect for m in plan.messages} | {m.how for m in plan.messages}
+    assert drawn >= {"help", "ticket", "offline", "unleased", "error_reply"}, drawn
     kiosk = Kiosk(central_broker)
     try:
         # k1 announces itself first: the hub answers requests of known kiosks only.
@@ -410,14 +478,14 @@ def test_rubbish_is_counted_and_valid_messages_apply_once(
         assert answer.ok, answer.error
 
         _assert_applied_once(plan, kiosk, database)
-        replays = sum(1 for m in plan.messages if m.expect == "help") - len(plan.help_ids)
-        text = fuzz_hub.metrics.render()
-        duplicates = re.search(
-            r'^kiosk_hub_duplicate_events_total\{type="help.requested"\} (\S+)$', text, re.M
-        )
-        assert int(float(duplicates.group(1)) if duplicates else 0) == replays
-        # Acked end to end, each valid call for staff (replays are acked again).
-        eventually(lambda: plan.help_ids <= kiosk.acked, "acks of every call for staff")
+        _assert_duplicates_counted(fuzz_hub, plan)
+        # Acked end to end: each valid event (replays are acked again), and each refused
+        # for good (kept at the hub with the reason; retrying could never help).
+        unleased = {
+            decode(TicketIssued, m.payload).id for m in plan.messages if m.how == "unleased"
+        }
+        wanted = plan.help_ids | set(plan.offline_ids) | unleased
+        eventually(lambda: wanted <= kiosk.acked, "acks of every event")
     finally:
         kiosk.close()
 
@@ -440,16 +508,40 @@ def _assert_applied_once(plan: Plan, kiosk: Kiosk, database: Database) -> None:
         per_event = Counter(
             session.scalars(select(Ticket.event_id).where(Ticket.event_id.in_(plan.ticket_ids)))
         )
+        offline = Counter(
+            session.execute(
+                select(Ticket.event_id, Ticket.display_number).where(
+                    Ticket.event_id.in_(plan.offline_ids)
+                )
+            ).all()
+        )
         help_count = session.scalar(
             select(func.coalesce(func.sum(Alert.count), 0)).where(
                 Alert.kiosk == KIOSK, Alert.kind == "help"
             )
         )
     assert per_event == Counter(dict.fromkeys(plan.ticket_ids, 1)), "tickets not once each"
+    assert offline == Counter(dict.fromkeys(plan.offline_ids.items(), 1)), (
+        "tickets issued offline not filed once each"
+    )
     assert help_count == len(plan.help_ids), (
         f"{len(plan.help_ids)} distinct calls for staff (some replayed), "
         f"the hub counted {help_count}"
     )
+
+
+def _assert_duplicates_counted(hub: HubWorker, plan: Plan) -> None:
+    text = hub.metrics.render()
+    for event_type, expect, distinct in (
+        ("help.requested", "help", len(plan.help_ids)),
+        ("ticket.issued", "offline", len(plan.offline_ids)),
+    ):
+        replays = sum(1 for m in plan.messages if m.expect == expect) - distinct
+        found = re.search(
+            rf'^kiosk_hub_duplicate_events_total{{type="{event_type}"}} (\S+)$', text, re.M
+        )
+        counted = int(float(found.group(1))) if found else 0
+        assert counted == replays, f"{event_type}: {replays} replays, {counted} counted"
 
 
 def _rejection_report(plan: Plan, rejected: Counter[str]) -> str:
