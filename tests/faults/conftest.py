@@ -2,6 +2,8 @@
 
 ``--soak MINUTES`` (or ``KIOSK_SOAK=MINUTES``) repeats every fault for about that long
 in all; without it each fault runs once and the whole suite stays within a few minutes.
+The option exists when pytest is given ``tests/faults`` (``pytest tests/faults --soak 30``);
+the environment variable works with any selection.
 """
 
 from __future__ import annotations
