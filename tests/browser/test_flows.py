@@ -230,6 +230,7 @@ def test_the_hub_banner_comes_and_goes_with_the_hub(
     stack: TouchStack, open_page: PageFactory
 ) -> None:
     page = open_page()
+    page.goto(stack.url + "/")  # the kiosk now knows its services
     page.goto(stack.url + "/identify")
     banner = page.locator("[data-hub-banner]")
     expect(banner).to_be_hidden()
@@ -237,12 +238,13 @@ def test_the_hub_banner_comes_and_goes_with_the_hub(
     expect(banner).to_be_visible()
     expect(banner).to_contain_text("服务台")
     screenshot(page, "flow-hub-banner-800x480")
-    page.goto(stack.url + "/")  # the start screen cannot take tickets: it says so
-    expect(page.locator("[data-problem=hub_unreachable]")).to_be_visible()
+    expect(banner).to_contain_text("仍可在本机取号")
+    page.goto(stack.url + "/")  # tickets still come, from the kiosk's lease: buttons stay
+    expect(page.locator("[data-service=social]")).to_be_visible()
+    expect(page.locator("[data-hub-banner]")).to_be_visible()
     screenshot(page, "flow-hub-down-home-800x480")
     stack.hub.say("online")
-    expect(page.locator("[data-service=social]")).to_be_visible()  # back by itself
-    expect(page.locator("[data-hub-banner]")).to_be_hidden()
+    expect(page.locator("[data-hub-banner]")).to_be_hidden()  # gone by itself
 
 
 def test_call_staff_on_screen_and_on_the_gpio_button(
