@@ -405,16 +405,7 @@ def lease_numbers(
     """
     service = centre.service(service_code)
     day = service_day(now)
-    held = session.scalar(
-        select(func.count())
-        .select_from(TicketLease)
-        .where(
-            TicketLease.centre == centre.code,
-            TicketLease.service == service.code,
-            TicketLease.day == day,
-            TicketLease.kiosk == kiosk,
-        )
-    )
+    held = session.scalar(_leases(centre.code, service.code, day, kiosk))
     counter = _day_counter(session, centre.code, service.code, day)
     first = max(counter.last_leased + 1, LEASED_NUMBERS.start)
     last = min(first + size - 1, LEASED_NUMBERS.stop - 1)
@@ -511,20 +502,27 @@ def _offline_number(
     if event.display_number != format_ticket_number(service.prefix, event.number):
         raise OfflineTicketRefused(f"{event.display_number!r} does not match {event.number}")
     leased = session.scalar(
-        select(func.count())
-        .select_from(TicketLease)
-        .where(
-            TicketLease.centre == centre.code,
-            TicketLease.service == service.code,
-            TicketLease.day == day,
-            TicketLease.kiosk == kiosk,
-            TicketLease.first <= event.number,
-            TicketLease.last >= event.number,
+        _leases(centre.code, service.code, day, kiosk).where(
+            TicketLease.first <= event.number, TicketLease.last >= event.number
         )
     )
     if not leased:
         raise OfflineTicketRefused(f"{event.display_number} on {day} was not leased to {kiosk}")
     return event.number
+
+
+def _leases(centre: str, service: str, day: date, kiosk: str) -> Select[int]:
+    """How many blocks of the service's day ``kiosk`` holds (narrow it further at will)."""
+    return (
+        select(func.count())
+        .select_from(TicketLease)
+        .where(
+            TicketLease.centre == centre,
+            TicketLease.service == service,
+            TicketLease.day == day,
+            TicketLease.kiosk == kiosk,
+        )
+    )
 
 
 def _day_counter(session: Session, centre: str, service: str, day: date) -> DayCounter:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from kiosk.domain.cases.public import ResidentView
 from kiosk.domain.cases.records import event_from_record
 from kiosk.domain.cases.states import CorruptLog, EventKind
 from kiosk.protocol.messages import Envelope, Params
@@ -164,6 +165,24 @@ class CaseLookupResult(Params):
     supporters: int = Field(ge=0)
     can_rate: bool
     steps: list[TimelineEntry]
+
+    @classmethod
+    def of(cls, view: ResidentView, state: str, *, can_rate: bool) -> CaseLookupResult:
+        """The domain's resident view as it travels (``state`` is the machine state)."""
+        return cls(
+            code=view.code,
+            channel=view.channel,
+            category=view.category,
+            state=state,
+            status=view.status,
+            title=view.title,
+            description=view.description,
+            accept_due=view.accept_due,
+            handle_due=view.handle_due,
+            supporters=view.supporters,
+            can_rate=can_rate,
+            steps=[TimelineEntry(at=s.at, title=s.title, detail=s.detail) for s in view.steps],
+        )
 
 
 # --- case.rate -----------------------------------------------------------------------

@@ -90,7 +90,6 @@ from kiosk.protocol.cases import (
     CaseSupportParams,
     CaseSupportResult,
     SimilarCase,
-    TimelineEntry,
 )
 from kiosk.protocol.messages import InvalidPayload, Params, decode, new_id, utcnow
 from kiosk.protocol.rpc import RpcFailed, RpcTimeout
@@ -717,20 +716,8 @@ class CaseDesk:
             return None
         names = {c.id: c.name for c in self._categories_or_none()}
         view = resident_view(case, category_names=names)
-        return CaseLookupResult(
-            code=view.code,
-            channel=view.channel,
-            category=view.category,
-            state=str(case.state),
-            status=view.status,
-            title=view.title,
-            description=view.description,
-            accept_due=view.accept_due,
-            handle_due=view.handle_due,
-            supporters=view.supporters,
-            can_rate=False,
-            steps=[TimelineEntry(at=s.at, title=s.title, detail=s.detail) for s in view.steps],
-        )
+        # Not on the hub yet: nothing to rate until staff have resolved it there.
+        return CaseLookupResult.of(view, str(case.state), can_rate=False)
 
     def _categories_or_none(self) -> list[CaseCategory]:
         try:

@@ -158,20 +158,7 @@ class CaseRpc:
             except CaseNotFound:
                 target = None
         view = resident_view(case, target, self.directory.category_names())
-        return p.CaseLookupResult(
-            code=view.code,
-            channel=view.channel,
-            category=view.category,
-            state=str(case.state),
-            status=view.status,
-            title=view.title,
-            description=view.description,
-            accept_due=view.accept_due,
-            handle_due=view.handle_due,
-            supporters=view.supporters,
-            can_rate=view.can_rate,
-            steps=[p.TimelineEntry(at=s.at, title=s.title, detail=s.detail) for s in view.steps],
-        )
+        return p.CaseLookupResult.of(view, str(case.state), can_rate=view.can_rate)
 
     def rate(self, _kiosk: str, params: p.CaseRateParams) -> p.CaseRateResult:
         rating = Rating(params.rating, params.solved, params.comment)
