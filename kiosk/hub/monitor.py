@@ -200,18 +200,29 @@ class FleetMonitor:
 
     def help_requested(self, kiosk_id: str, centre: str | None, detail: str) -> AlertView:
         """A resident pressed the help button (or the on-screen one)."""
-        now = self.now()
         with self.database.write() as session:
-            view = fleet.get_kiosk(session, kiosk_id)
-            home = view.home if view is not None else centre
-            alert, new = alerts.raise_alert(
-                session, kiosk_id, home, "help", detail, now, webhook=self.notifier is not None
-            )
-            result = alerts.view(alert)
-        if new:
-            self.metrics.alerts_raised.inc(kind="help")
-            self._announce([("alert.opened", result)])
+            result, announce = self.raise_help(session, kiosk_id, centre, detail)
+        announce()
         return result
+
+    def raise_help(
+        self, session: Session, kiosk_id: str, centre: str | None, detail: str
+    ) -> tuple[AlertView, Callable[[], None]]:
+        """The help alert, inside the caller's transaction (the hub's event ledger's, so a
+        redelivered request is not counted twice); call the second value once it commits."""
+        view = fleet.get_kiosk(session, kiosk_id)
+        home = view.home if view is not None else centre
+        alert, new = alerts.raise_alert(
+            session, kiosk_id, home, "help", detail, self.now(), webhook=self.notifier is not None
+        )
+        result = alerts.view(alert)
+
+        def announce() -> None:
+            if new:
+                self.metrics.alerts_raised.inc(kind="help")
+                self._announce([("alert.opened", result)])
+
+        return result, announce
 
     def sweep(self) -> list[AlertView]:
         """Open an offline alert for every kiosk offline longer than the policy allows."""

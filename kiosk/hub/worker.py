@@ -100,9 +100,7 @@ class HubWorker:
         self.link.subscribe(
             topics.ALL_KIOSK_DEVICES, self._counted("device", self._on_device_state)
         )
-        self.link.subscribe(
-            topics.ALL_KIOSK_HEALTH, self._counted("health", self._on_kiosk_health)
-        )
+        self.link.subscribe(topics.ALL_KIOSK_HEALTH, self._counted("health", self._on_kiosk_health))
         self.link.subscribe(BRIDGE_STATES, self._counted("uplink", self._on_bridge_state))
         self.link.subscribe(topics.ALL_KIOSK_EVENTS, self._counted("event", self._on_event))
         counted_link = _CountedLink(self.link, lambda handler: self._counted("rpc", handler))
@@ -114,7 +112,7 @@ class HubWorker:
             desk.database, self._acknowledge, clock=desk.now, duplicates=self.metrics.duplicates
         )
         self.intake.register(topics.TICKET_ISSUED, TicketIssued, self._file_offline_ticket)
-        self.intake.register_idempotent(HELP_REQUESTED, HelpRequested, self._help_requested)
+        self.intake.register(HELP_REQUESTED, HelpRequested, self._help_requested)
         self.intake.register_idempotent(COMMAND_RESULT, CommandResult, self._command_result)
         desk.on_board(self.publish_board)
 
@@ -247,9 +245,13 @@ class HubWorker:
     def _acknowledge(self, kiosk: str, event_ids: list[str]) -> None:
         self.link.publish(topics.kiosk_ack(kiosk), EventAck(kiosk=kiosk, event_ids=event_ids))
 
-    def _help_requested(self, kiosk: str, message: HelpRequested) -> None:
-        if self._monitor is not None:
-            self._monitor.help_requested(kiosk, message.centre, _HELP_DETAIL[message.source])
+    def _help_requested(
+        self, session: Session, kiosk: str, message: HelpRequested
+    ) -> AfterCommit | None:
+        if self._monitor is None:
+            return None
+        detail = _HELP_DETAIL[message.source]
+        return self._monitor.raise_help(session, kiosk, message.centre, detail)[1]
 
     def _command_result(self, kiosk: str, message: CommandResult) -> None:
         if self._commands is not None and not self._commands.result(message):
