@@ -9,6 +9,7 @@ tickets through it. Identity and help have their endpoints in ``identify.py`` an
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -24,7 +25,8 @@ from kiosk.touch.screens import status_seqs
 
 bp = Blueprint("api", __name__)
 
-TICKET_FIELDS = frozenset({"service"})
+TICKET_FIELDS = frozenset({"service", "event_id"})
+EVENT_ID = re.compile(r"^[0-9a-f]{32}$")  # what new_id() makes
 
 
 @bp.get("/services")
@@ -40,9 +42,9 @@ def services() -> Response:
 def take_ticket() -> tuple[Response, int]:
     if not same_origin():
         raise ApiError(wording.FORBIDDEN_ORIGIN)
-    service = _ticket_request()
+    service, event_id = _ticket_request()
     try:
-        issued = touch_context().desk.issue(service)
+        issued = touch_context().desk.issue(service, event_id)
     except (RpcTimeout, RpcFailed) as err:
         raise ApiError(hub_problem(err)) from err
     ticket = issued.ticket
@@ -83,8 +85,9 @@ def status() -> Response:
     )
 
 
-def _ticket_request() -> str:
-    """The service code of a ``{"service": "<code>"}`` body; ApiError for anything else."""
+def _ticket_request() -> tuple[str, str | None]:
+    """The service code and optional retry key of a ``{"service": "<code>", "event_id"?}``
+    body; ApiError for anything else."""
     if request.mimetype != "application/json":
         raise ApiError(wording.UNSUPPORTED_MEDIA_TYPE)
     body = _json_body()
@@ -93,11 +96,16 @@ def _ticket_request() -> str:
         problems.append("The field 'service' is missing.")
     elif problem := service_code_problem(body["service"]):
         problems.append(problem)
+    event_id = body.get("event_id")
+    if event_id is not None and not (isinstance(event_id, str) and EVENT_ID.match(event_id)):
+        problems.append("'event_id' must be 32 lowercase hexadecimal characters.")
     if extra := sorted(set(body) - TICKET_FIELDS):
-        problems.append(f"Unexpected field(s) {', '.join(map(repr, extra))}; send only 'service'.")
+        problems.append(
+            f"Unexpected field(s) {', '.join(map(repr, extra))}; send 'service' and 'event_id'."
+        )
     if problems:
         raise ApiError(wording.BAD_REQUEST, " ".join(problems))
-    return str(body["service"])
+    return str(body["service"]), event_id
 
 
 def _json_body() -> dict[str, Any]:

@@ -248,3 +248,24 @@ def test_no_services_and_no_hub_is_503(
         link.stop()
     assert response.status_code == 503
     assert json.loads(response.data)["error"] == "hub_unreachable"
+
+
+def test_a_retried_request_with_its_event_id_gets_the_same_ticket_and_one_slip(
+    client: FlaskClient, link: KioskLink, hub: StandInHub
+) -> None:
+    key = "0123456789abcdef0123456789abcdef"
+    first = _take(client, {"service": "social", "event_id": key})
+    again = _take(client, {"service": "social", "event_id": key})
+    assert first[0] == again[0] == 201
+    assert (
+        first[1]["number"] == again[1]["number"] and first[1]["print_job"] == again[1]["print_job"]
+    )
+    hub.say("offline")  # offline too: the kiosk remembers what that key got
+    eventually(lambda: link.hub_known_offline, WAIT, "the hub's Will")
+    assert _take(client, {"service": "social", "event_id": key})[1]["number"] == "A001"
+
+
+@pytest.mark.parametrize("event_id", ["short", 42, "0123456789ABCDEF0123456789ABCDEF"])
+def test_a_bad_event_id_is_refused_clearly(client: FlaskClient, event_id: object) -> None:
+    status, body = _take(client, {"service": "social", "event_id": event_id})
+    assert status == 400 and "event_id" in body["message"]
