@@ -260,8 +260,7 @@ def record_health(session: Session, message: KioskHealth, now: datetime) -> bool
     kiosk = _kiosk_row(session, message.kiosk, now)
     _check_allowed(kiosk)
     kiosk.last_seen = now
-    known = kiosk.health
-    if known is not None and datetime.fromisoformat(known["ts"]) >= message.ts:
+    if not _newer_health(kiosk.health, message, live_boot=kiosk.boot_id):
         return False  # a retained report replayed at subscribe, or one overtaken
     kiosk.health = message.model_dump(mode="json", exclude={"v", "id"})
     kiosk.health_at = now
@@ -278,6 +277,19 @@ def record_health(session: Session, message: KioskHealth, now: datetime) -> bool
         )
     )
     return True
+
+
+def _newer_health(
+    known: dict[str, Any] | None, message: KioskHealth, live_boot: str | None
+) -> bool:
+    """Order reports by boot first, then by the kiosk's clock within a boot: a Pi without
+    a real-time clock may boot with a time far ahead, and its next boot's reports must not
+    look older than that (DESIGN.md §3: never by arrival, never by ts alone)."""
+    if known is None:
+        return True
+    if message.boot_id != known.get("boot_id"):
+        return message.boot_id == live_boot or datetime.fromisoformat(known["ts"]) < message.ts
+    return datetime.fromisoformat(known["ts"]) < message.ts
 
 
 def record_uplink(session: Session, kiosk_id: str, up: bool, now: datetime) -> None:

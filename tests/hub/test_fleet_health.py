@@ -72,6 +72,22 @@ def test_the_latest_report_is_kept_with_a_sample_and_an_older_one_is_ignored(
         assert session.scalar(select(func.count()).select_from(KioskHealthSample)) == 1
 
 
+def test_a_clock_far_ahead_in_one_boot_does_not_freeze_the_next_boots_reports(
+    desk: QueueDesk, clock: FakeClock
+) -> None:
+    desk.kiosk_state(kiosk_state("k1", boot_id="boot-1", ts=clock.now))
+    ahead = report(ts=clock.now + timedelta(days=30), cpu_temperature_c=40.0)  # no RTC yet
+    assert record_health(desk, ahead)
+    desk.kiosk_state(kiosk_state("k1", boot_id="boot-2", ts=clock.now + timedelta(minutes=1)))
+    fresh = report(ts=clock.now + timedelta(minutes=1), cpu_temperature_c=60.0)
+    fresh = fresh.model_copy(update={"boot_id": "boot-2"})
+    assert record_health(desk, fresh), "the live boot's report wins over an older boot's"
+    stale = report(ts=clock.now, cpu_temperature_c=99.0)  # boot-1's, replayed late
+    assert not record_health(desk, stale)
+    (view,) = desk.kiosks()
+    assert view.figure("cpu_temperature_c") == 60.0
+
+
 def test_a_revoked_kiosk_s_report_is_refused(
     database: Database, desk: QueueDesk, clock: FakeClock
 ) -> None:
