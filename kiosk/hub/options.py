@@ -30,7 +30,7 @@ class HubOptions:
     command_expiry: int = 300
 
 
-def _read_secret(path: Path | None) -> bytes | None:
+def read_secret(path: Path | None) -> bytes | None:
     if path is None:
         return None
     secret = Path(path).read_bytes().strip()
@@ -42,12 +42,12 @@ def _read_secret(path: Path | None) -> bytes | None:
 def hub_options(settings: Settings) -> HubOptions:
     hub = settings.hub
 
-    token = _read_secret(hub.metrics_token_file)
+    token = read_secret(hub.metrics_token_file)
     return HubOptions(
         fleet=FleetPolicy(
             offline_after=timedelta(minutes=hub.offline_alert_minutes),
             webhook_url=hub.alert_webhook_url,
-            webhook_secret=_read_secret(hub.alert_webhook_secret_file),
+            webhook_secret=read_secret(hub.alert_webhook_secret_file),
             limits=HealthLimits(
                 disk_free_percent=hub.disk_alert_percent,
                 temperature_c=hub.temperature_alert_c,

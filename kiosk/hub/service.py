@@ -25,7 +25,7 @@ from kiosk.hub.commands import CommandDesk
 from kiosk.hub.db import Database, migrate
 from kiosk.hub.desk import QueueDesk
 from kiosk.hub.monitor import FleetMonitor
-from kiosk.hub.options import hub_options
+from kiosk.hub.options import hub_options, read_secret
 from kiosk.hub.worker import HubWorker
 from kiosk.settings import Settings
 
@@ -93,7 +93,11 @@ def _start(settings: Settings) -> _Hub:
     worker = HubWorker(settings.mqtt, desk, monitor=monitor, commands=commands)
     commands.publisher = worker.publish_command
     cases = build_store(settings.hub.cases, database, desk.now)
-    CaseRpc(cases, lambda kiosk: desk.centre_of(kiosk).code).install(worker.rpc, worker.intake)
+    CaseRpc(
+        cases,
+        lambda kiosk: desk.centre_of(kiosk).code,
+        secret=read_secret(settings.hub.deployment_secret_file),  # checks rating PINs
+    ).install(worker.rpc, worker.intake)
     monitor.sweepers.append(every(settings.hub.cases.close_every_seconds, cases.close_unrated))
     monitor.sweepers.append(commands.expire_overdue)
     monitor.start()

@@ -189,7 +189,12 @@ class CaseLookupResult(Params):
 
 
 class CaseRateParams(Params):
-    """The resident's verdict. An identified resident rates only their own case."""
+    """The resident's verdict. Who may give it (docs/cases.md "Who may rate"): whoever
+    shows the slip's rating PIN (``pin``, kiosk.domain.cases.codes.rating_pin), or an
+    identified resident rating their own case by ID card (``person_key`` the submitter's;
+    the kiosk sends a card's key only, never a typed phone's). Otherwise the hub refuses
+    with ``pin_required``; a wrong PIN with ``bad_pin``; after too many wrong PINs from a
+    kiosk, its ratings are refused with ``rate_limited`` for a while."""
 
     code: str = _CODE
     rating: RatingLevel
@@ -197,6 +202,11 @@ class CaseRateParams(Params):
     comment: str = Field(default="", max_length=2000)
     event_id: str = _EVENT_ID
     person_key: str | None = _PERSON_KEY
+    pin: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{6}$",
+        description="the 6-digit rating PIN (评价码) printed on the case slip",
+    )
 
 
 class CaseRateResult(Params):

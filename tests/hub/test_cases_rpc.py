@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from paho.mqtt.properties import Properties
 
+from kiosk.domain.cases.codes import rating_pin
 from kiosk.domain.cases.states import Accept, Claim, Dispatch, Note, Resolve
-from kiosk.hub.cases.rpc import CaseRpc
+from kiosk.hub.cases.rpc import PIN_FAILURES_PER_CASE, PIN_FAILURES_PER_KIOSK, CaseRpc
 from kiosk.hub.cases.setup import build_store
 from kiosk.hub.cases.store import CaseStore
 from kiosk.hub.desk import QueueDesk
@@ -26,6 +27,8 @@ from tests.hub.cases_helpers import STAFF_COMMUNITY, STAFF_GRID, submit, submitt
 from tests.hub.conftest import WAIT, kiosk_state, wait_hub_online
 from tests.waiting import eventually
 
+SECRET = b"hub-test-deployment-secret-0123"
+
 
 @pytest.fixture
 def store(settings: Settings, live_desk: QueueDesk) -> CaseStore:
@@ -37,7 +40,7 @@ def hub(
     central_broker: RunningBroker, live_desk: QueueDesk, store: CaseStore
 ) -> Iterator[HubWorker]:
     worker = HubWorker(central_broker.mqtt_settings("hub"), live_desk, client_id="hub-test")
-    rpc = CaseRpc(store, lambda kiosk: live_desk.centre_of(kiosk).code)
+    rpc = CaseRpc(store, lambda kiosk: live_desk.centre_of(kiosk).code, secret=SECRET)
     rpc.install(worker.rpc, worker.intake)
     worker.start()
     wait_hub_online(central_broker, worker)
@@ -141,7 +144,7 @@ def test_lookup_shows_no_notes_no_staff_names_no_identity(rpc: RpcClient, store:
             p.CaseRateResult,
             WAIT,
         )
-    assert refused.value.code == "refused" and "only the resident who filed" in str(refused.value)
+    assert refused.value.code == "pin_required" and "评价码" in str(refused.value)
     rated = rpc.call(
         "case.rate",
         p.CaseRateParams(
@@ -210,3 +213,80 @@ def test_long_and_emoji_comments(rpc: RpcClient, store: CaseStore) -> None:
     code = submit(store, 31, at=datetime.now(UTC), title="🚰 水管漏水 𠀀 " + "长" * 40)
     view = rpc.call("case.lookup", p.CaseLookupParams(code=code), p.CaseLookupResult, WAIT)
     assert view.title.startswith("🚰 水管漏水 𠀀")
+
+
+# --- who may rate: the slip's PIN, or the submitter's own ID card --------------------------
+
+
+def _resolved(store: CaseStore, seq: int, person_key: str | None = None) -> str:
+    code = submit(store, seq, at=datetime.now(UTC), person_key=person_key)
+    store.act(code, Accept(actor=STAFF_COMMUNITY))
+    store.act(code, Dispatch(actor=STAFF_COMMUNITY, lead=store.directory.unit("wg-df1")))
+    store.act(code, Claim(actor=STAFF_GRID))
+    store.act(code, Resolve(actor=STAFF_GRID, reply="已修好"))
+    return code
+
+
+def _rate(rpc: RpcClient, code: str, event_id: str, **who: str | None) -> p.CaseRateResult:
+    params = p.CaseRateParams(
+        code=code, rating="unsatisfied", solved=False, event_id=event_id, **who
+    )
+    return rpc.call("case.rate", params, p.CaseRateResult, WAIT)
+
+
+def _refusal(rpc: RpcClient, code: str, event_id: str, **who: str | None) -> RpcFailed:
+    with pytest.raises(RpcFailed) as refused:
+        _rate(rpc, code, event_id, **who)
+    return refused.value
+
+
+def _wrong(pin: str) -> str:
+    return f"{(int(pin) + 1) % 1_000_000:06d}"
+
+
+def test_an_anonymous_case_is_rated_with_its_pin_only(rpc: RpcClient, store: CaseStore) -> None:
+    code = _resolved(store, 41)
+    pin = rating_pin(SECRET, code)
+    assert _refusal(rpc, code, "a1").code == "pin_required"
+    assert _refusal(rpc, code, "a2", person_key="pk-someone").code == "pin_required"
+    wrong = _refusal(rpc, code, "a3", pin=_wrong(pin))
+    assert wrong.code == "bad_pin" and "评价码不对" in str(wrong)
+    other = _resolved(store, 42)
+    assert _refusal(rpc, code, "a4", pin=rating_pin(SECRET, other)).code == "bad_pin"
+    assert store.get(code).case.state == "resolved"  # nothing was applied
+    assert _rate(rpc, code, "a5", pin=pin).state == "rated"
+
+
+def test_an_identified_residents_case_takes_their_card_or_the_pin(
+    rpc: RpcClient, store: CaseStore
+) -> None:
+    own = _resolved(store, 51, person_key="pk-resident")
+    assert _rate(rpc, own, "b1", person_key="pk-resident").state == "rated"  # card, no PIN
+    other = _resolved(store, 52, person_key="pk-resident")
+    assert _refusal(rpc, other, "b2", person_key="pk-neighbour").code == "pin_required"
+    assert _refusal(rpc, other, "b3").code == "pin_required"
+    assert _refusal(rpc, other, "b4", pin=_wrong(rating_pin(SECRET, other))).code == "bad_pin"
+    # The slip's holder (a relative, the resident without the card) rates with the PIN.
+    assert _rate(rpc, other, "b5", pin=rating_pin(SECRET, other)).state == "rated"
+
+
+def test_repeated_wrong_pins_lock_the_kiosk_out_for_a_while(
+    rpc: RpcClient, store: CaseStore
+) -> None:
+    code = _resolved(store, 61)
+    pin = rating_pin(SECRET, code)
+    for n in range(PIN_FAILURES_PER_CASE):
+        assert _refusal(rpc, code, f"c{n}", pin=_wrong(pin)).code == "bad_pin"
+    locked = _refusal(rpc, code, "c-right", pin=pin)  # even the right PIN, for now
+    assert locked.code == "rate_limited" and "分钟后再试" in str(locked)
+    # Walking other codes from the same kiosk: locked out after the kiosk's limit too.
+    codes = [_resolved(store, 70 + n) for n in range(3)]
+    left = PIN_FAILURES_PER_KIOSK - PIN_FAILURES_PER_CASE
+    for n in range(left):
+        target = codes[n % len(codes)]
+        assert _refusal(rpc, target, f"d{n}", pin=_wrong(rating_pin(SECRET, target))).code == (
+            "bad_pin"
+        )
+    fresh = _resolved(store, 80)
+    assert _refusal(rpc, fresh, "d-right", pin=rating_pin(SECRET, fresh)).code == "rate_limited"
+    assert store.get(fresh).case.state == "resolved"

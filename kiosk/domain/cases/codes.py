@@ -22,10 +22,16 @@ full-width dashes, and the letters ``O``/``I``/``L`` typed for the digits 0 and 
 "typo" reads as the code that was meant, never as another one). Separators are all there
 (four groups) or all missing: a dash typed as a digit would otherwise act as an inserted
 digit, which a check character cannot always catch.
+
+The slip also carries a rating PIN (评价码, :func:`rating_pin`): codes are sequential and
+the check letter is public, so a code alone proves nothing; the PIN is what lets the slip's
+holder rate the case. The slip's QR holds ``MQ-2026-0042-K#123456`` (:func:`slip_qr`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -120,3 +126,55 @@ def parse_code(text: str) -> TrackingCode:
             "the check letter does not match: a character was mistyped or two were swapped"
         )
     return code
+
+
+# --- the rating PIN (评价码) ------------------------------------------------------------------
+
+PIN_DIGITS = 6
+PIN_SEPARATOR = "#"  # the slip's QR: ``MQ-2026-0042-K#123456``
+_PIN = re.compile(r"[0-9]{6}")  # ASCII digits only (fullmatch)
+
+
+def rating_pin(secret: bytes, code: str) -> str:
+    """The 6-digit rating PIN (评价码) printed on the slip of ``code``: who holds the slip
+    may rate the case, someone walking the (sequential, checkable) codes may not.
+
+    ``HMAC-SHA256(secret, "rate:" + canonical code)``; its first 8 bytes read as a
+    big-endian number, modulo 10^6, written with 6 digits (leading zeros kept). ``secret``
+    is the deployment secret (the one of ``kiosk.domain.identity.person_key``), so the
+    kiosk that prints the slip (offline too) and the hub that checks the PIN agree without
+    talking. The ``rate:`` prefix keeps it apart from person keys. Compare a typed PIN
+    with :func:`hmac.compare_digest`. Raises :class:`InvalidTrackingCode` for a non-code
+    and ``ValueError`` for a secret shorter than 16 bytes.
+    """
+    if len(secret) < 16:
+        raise ValueError("the deployment secret must be at least 16 bytes")
+    canonical = str(parse_code(code))
+    digest = hmac.new(secret, f"rate:{canonical}".encode(), hashlib.sha256).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 10**PIN_DIGITS:0{PIN_DIGITS}d}"
+
+
+def pin_matches(secret: bytes, code: str, pin: str) -> bool:
+    """Is ``pin`` the rating PIN of ``code``? In constant time; a malformed PIN is False."""
+    if not _PIN.fullmatch(pin):
+        return False
+    return hmac.compare_digest(rating_pin(secret, code), pin)
+
+
+def slip_qr(code: str, pin: str | None) -> str:
+    """What the slip's QR holds: the code, and ``#`` and the PIN when there is one."""
+    return f"{code}{PIN_SEPARATOR}{pin}" if pin else code
+
+
+def split_scanned(text: str) -> tuple[str, str | None]:
+    """A typed or scanned 查进度 entry as (code text, PIN or None): ``…-K#123456`` is a
+    slip's QR. The code part is not checked here (:func:`parse_code` does that); a PIN
+    part that is not 6 digits raises :class:`InvalidTrackingCode`."""
+    normal = unicodedata.normalize("NFKC", text)
+    if PIN_SEPARATOR not in normal:
+        return text, None
+    code, _, pin = normal.rpartition(PIN_SEPARATOR)
+    pin = pin.strip()
+    if not _PIN.fullmatch(pin):
+        raise InvalidTrackingCode("the rating code after # has 6 digits")
+    return code, pin

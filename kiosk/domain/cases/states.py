@@ -228,7 +228,7 @@ TRANSITIONS: tuple[Transition, ...] = tuple(
         _S.RATED,
         _RESIDENT_OR_STAFF,
         "on_behalf",
-        "an identified resident rates only their own case",
+        "an identified resident's case: only they or the slip's PIN holder rate it",
     )
     + _rows(
         Action.REWORK,
@@ -540,14 +540,32 @@ class Resolve(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rate(Command):
+    """The resident's verdict (or staff's on their behalf, with a reason).
+
+    ``pin_verified`` is the caller vouching that the rater showed the slip's rating PIN
+    (``codes.rating_pin``; the hub checks it). Without it a resident may rate an identified
+    resident's case only as that resident (same person key). Whether a case filed
+    anonymously needs the PIN is the caller's rule (the hub asks for it); the domain
+    cannot tell one anonymous rater from another.
+    """
+
     action: ClassVar[Action] = Action.RATE
     rating: Rating
+    pin_verified: bool = False
 
     def fill(self, case: Case, event: CaseEvent, policy: CasePolicy) -> CaseEvent:
         submitter = case.submitter
-        if self.actor.identified and submitter.identified and self.actor.id != submitter.id:
+        if (
+            self.actor.kind == "resident"
+            and submitter.identified
+            and self.actor.id != submitter.id
+            and not self.pin_verified
+        ):
             raise TransitionRefused(
-                self.action, case.state, "only the resident who filed the case can rate it"
+                self.action,
+                case.state,
+                "only the resident who filed the case, or whoever holds its slip's rating PIN, "
+                "can rate it",
             )
         comment = validate_optional("comment", self.rating.comment) or ""
         return dataclasses.replace(event, rating=dataclasses.replace(self.rating, comment=comment))

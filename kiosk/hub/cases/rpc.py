@@ -13,13 +13,16 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
-from kiosk.domain.cases.model import Rating
+from kiosk.domain.cases.codes import pin_matches
+from kiosk.domain.cases.model import ANONYMOUS, Actor, Rating
 from kiosk.domain.cases.public import board_entry, resident_view
 from kiosk.domain.cases.states import (
     OPEN_STATES,
     STATE_LABELS,
+    Case,
     CaseState,
     CorruptLog,
+    Rate,
     TransitionRefused,
 )
 from kiosk.domain.cases.text import InvalidText
@@ -27,6 +30,7 @@ from kiosk.domain.queue import CENTRE_TIMEZONE
 from kiosk.hub.cases.store import CaseConflict, CaseNotFound, CaseStore, RateLimited
 from kiosk.hub.intake import EventRefused
 from kiosk.hub.models import CaseRow
+from kiosk.hub.ratelimit import LoginLimiter
 from kiosk.protocol import cases as p
 from kiosk.protocol.messages import Params
 from kiosk.protocol.rpc import MethodHandler, RpcRefused
@@ -38,6 +42,10 @@ P = TypeVar("P", bound=Params)
 MAX_SIMILAR = 20
 # Cases a resident can still support (the domain's support rows).
 _STILL_WORKED_ON = OPEN_STATES - {CaseState.RESOLVED, CaseState.RATED}
+# Wrong rating PINs: per case and kiosk, and per kiosk, in this window (then refused).
+PIN_FAILURES_PER_CASE = 5
+PIN_FAILURES_PER_KIOSK = 10
+PIN_WINDOW = 10 * 60.0  # seconds
 
 
 class EventRegistry(Protocol):
@@ -51,12 +59,29 @@ class RpcRegistry(Protocol):
 
 
 class CaseRpc:
-    """The handlers; ``centre_of(kiosk)`` gives a kiosk's centre code (RpcRefused if none)."""
+    """The handlers; ``centre_of(kiosk)`` gives a kiosk's centre code (RpcRefused if none).
 
-    def __init__(self, store: CaseStore, centre_of: Callable[[str], str]) -> None:
+    ``secret`` is the deployment secret (settings.hub.deployment_secret_file): without it
+    no rating PIN can be checked, so only identified residents rate their own cases.
+    """
+
+    def __init__(
+        self,
+        store: CaseStore,
+        centre_of: Callable[[str], str],
+        *,
+        secret: bytes | None = None,
+        pin_limiter: LoginLimiter | None = None,
+    ) -> None:
         self.store = store
         self.directory = store.directory
         self._centre_of = centre_of
+        self._secret = secret
+        self.pin_limiter = pin_limiter or LoginLimiter(
+            per_account=PIN_FAILURES_PER_CASE,
+            per_address=PIN_FAILURES_PER_KIOSK,
+            window=PIN_WINDOW,
+        )
 
     def install(
         self,
@@ -160,11 +185,50 @@ class CaseRpc:
         view = resident_view(case, target, self.directory.category_names())
         return p.CaseLookupResult.of(view, str(case.state), can_rate=view.can_rate)
 
-    def rate(self, _kiosk: str, params: p.CaseRateParams) -> p.CaseRateResult:
-        rating = Rating(params.rating, params.solved, params.comment)
-        case = self.store.rate(params.code, rating, params.event_id, params.person_key)
+    def rate(self, kiosk: str, params: p.CaseRateParams) -> p.CaseRateResult:
+        """Who may rate (docs/cases.md "Who may rate"): the slip's PIN holder, or the
+        identified submitter by ID card. Wrong PINs are counted per kiosk and case."""
+        case = self.store.get(params.code).case
+        code = case.code
+        wait = self.pin_limiter.retry_after(code, kiosk)
+        if wait is not None:
+            raise RpcRefused(
+                "rate_limited",
+                f"本终端评价码输错次数过多，请 {int(wait // 60) + 1} 分钟后再试"
+                "（too many wrong rating PINs from this kiosk）",
+            )
+        pin_ok = self._pin_ok(kiosk, case, params)
+        actor = Actor("resident", params.person_key or ANONYMOUS)
+        command = Rate(
+            actor=actor,
+            rating=Rating(params.rating, params.solved, params.comment),
+            pin_verified=pin_ok,
+        )
+        rated = self.store.act(code, command, event_id=params.event_id, audited=False)
         return p.CaseRateResult(
-            code=case.code, state=str(case.state), status=STATE_LABELS[case.state]
+            code=rated.code, state=str(rated.state), status=STATE_LABELS[rated.state]
+        )
+
+    def _pin_ok(self, kiosk: str, case: Case, params: p.CaseRateParams) -> bool:
+        """True when a right PIN came; False for the submitter's own card; else refused."""
+        code = case.code
+        if params.pin is not None:
+            if self._secret is None:
+                _LOGGER.warning("a rating PIN for %s, but the hub has no deployment secret", code)
+                raise RpcRefused(
+                    "refused", "本中心无法核对评价码，请到服务台评价（the hub cannot check PINs）"
+                )
+            if not pin_matches(self._secret, code, params.pin):
+                self.pin_limiter.failed(code, kiosk)
+                _LOGGER.info("wrong rating PIN for %s from kiosk %s", code, kiosk)
+                raise RpcRefused("bad_pin", "评价码不对，请核对凭条上的6位数字（wrong rating PIN）")
+            self.pin_limiter.succeeded(code, kiosk)
+            return True
+        submitter = case.submitter
+        if submitter.identified and params.person_key == submitter.id:
+            return False  # the submitter, by ID card: the domain lets them rate
+        raise RpcRefused(
+            "pin_required", "请输入凭条上的6位评价码（the slip's rating PIN is needed）"
         )
 
     def code_block(self, kiosk: str, params: p.CaseCodeBlockParams) -> p.CaseCodeBlockResult:

@@ -16,6 +16,10 @@ from kiosk.domain.cases.codes import (
     check_letter,
     make_code,
     parse_code,
+    pin_matches,
+    rating_pin,
+    slip_qr,
+    split_scanned,
 )
 
 codes = st.builds(
@@ -135,3 +139,57 @@ def test_a_wrong_digit_is_always_refused(code: TrackingCode, data: st.DataObject
     other = data.draw(st.sampled_from([d for d in string.digits if d != text[i]]))
     with pytest.raises(InvalidTrackingCode):
         parse_code(text[:i] + other + text[i + 1 :])
+
+
+# --- the rating PIN (评价码) ---------------------------------------------------------------
+
+SECRET = b"domain-test-secret-0123456789"
+
+
+def test_the_rating_pin_is_stable_six_digits_and_follows_the_canonical_code() -> None:
+    code = make_code("box", 2026, 42)
+    pin = rating_pin(SECRET, code)
+    assert len(pin) == 6 and pin.isdigit()
+    assert pin == rating_pin(SECRET, code) == rating_pin(SECRET, code.lower().replace("-", ""))
+    # Pinned: kiosks and the hub of a deployment must keep agreeing across releases.
+    assert rating_pin(b"x" * 16, "MQ-2026-0042-Q") == "082265"
+
+
+def test_the_rating_pin_differs_by_code_and_by_secret() -> None:
+    pins = {rating_pin(SECRET, make_code("box", 2026, seq)) for seq in range(1, 201)}
+    assert len(pins) >= 195  # 200 draws from a million: a handful of collisions at most
+    code = make_code("proposal", 2026, 7)
+    assert rating_pin(SECRET, code) != rating_pin(SECRET + b"!", code)
+    assert rating_pin(SECRET, code) != rating_pin(SECRET, make_code("box", 2026, 7))
+
+
+@given(codes)
+@settings(max_examples=200)
+def test_pins_keep_leading_zeros_and_match_only_themselves(code: TrackingCode) -> None:
+    pin = rating_pin(SECRET, str(code))
+    assert len(pin) == 6 and pin.isdigit() and pin_matches(SECRET, str(code), pin)
+    assert not pin_matches(SECRET, str(code), f"{(int(pin) + 1) % 10**6:06d}")
+
+
+@pytest.mark.parametrize(
+    "typed", ["", "12345", "1234567", "12345a", " 123456", "123456\n", "１２３４５６"]
+)
+def test_a_malformed_pin_never_matches(typed: str) -> None:
+    assert not pin_matches(SECRET, make_code("box", 2026, 1), typed)
+
+
+def test_a_short_secret_or_a_non_code_is_refused() -> None:
+    with pytest.raises(ValueError, match="16 bytes"):
+        rating_pin(b"short", make_code("box", 2026, 1))
+    with pytest.raises(InvalidTrackingCode):
+        rating_pin(SECRET, "MQ-2026-0042-A")
+
+
+def test_the_slips_qr_carries_the_code_and_its_pin() -> None:
+    code = make_code("box", 2026, 42)
+    assert slip_qr(code, "012345") == f"{code}#012345" and slip_qr(code, None) == code
+    assert split_scanned(f"{code}#012345") == (code, "012345")
+    assert split_scanned(f"{code}＃０１２３４５") == (code, "012345")  # full-width scanner
+    assert split_scanned(code) == (code, None)
+    with pytest.raises(InvalidTrackingCode, match="6 digits"):
+        split_scanned(f"{code}#12")

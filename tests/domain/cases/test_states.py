@@ -386,7 +386,14 @@ def test_ratings_come_from_the_submitter_or_staff_on_their_behalf() -> None:
         apply(story.now, Rate(actor=staff(GRID), rating=rating), story.clock)
     event = apply(story.now, Rate(actor=staff(GRID), rating=rating, reason="电话回访"), story.clock)
     assert event.on_behalf and event.rating == Rating("satisfied", True, "谢谢 👍")
-    assert apply(story.now, Rate(actor=ANON, rating=rating), story.clock).rating is not None
+    with pytest.raises(TransitionRefused, match="rating PIN"):
+        apply(story.now, Rate(actor=ANON, rating=rating), story.clock)
+    # Whoever holds the slip's PIN (the caller checked it) may rate, identified or not.
+    for rater in (ANON, Actor("resident", SUPPORTER_KEY)):
+        vouched = Rate(actor=rater, rating=rating, pin_verified=True)
+        assert apply(story.now, vouched, story.clock).rating is not None
+    own = Rate(actor=Actor("resident", RESIDENT_KEY), rating=rating)
+    assert apply(story.now, own, story.clock).rating is not None
 
 
 def test_support_counts_once_per_identified_resident() -> None:
