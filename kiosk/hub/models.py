@@ -138,6 +138,8 @@ class Ticket(Base):
     counter: Mapped[int | None] = mapped_column(Integer)
     # The kiosk's idempotency key: a retried request finds its ticket instead of a new one.
     event_id: Mapped[str] = mapped_column(String(EVENT_ID_LENGTH), unique=True)
+    # Offline tickets only: the unanswered ticket.take they stand for (see tickets.py).
+    request_id: Mapped[str | None] = mapped_column(String(EVENT_ID_LENGTH), unique=True)
 
 
 class DayCounter(Base):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import Select, bindparam, case, func, insert, select, update
+from sqlalchemy import Select, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -127,7 +127,7 @@ _BY_EVENT = select(
     Ticket.display_number,
     Ticket.kiosk,
     Ticket.issued_at,
-).where(Ticket.event_id == bindparam("event_id"))
+).where(or_(Ticket.event_id == bindparam("event_id"), Ticket.request_id == bindparam("event_id")))
 _BUMP = (
     update(DayCounter)
     .where(
@@ -441,10 +441,12 @@ def file_offline_ticket(
         service = centre.service(event.service)
     except RpcRefused as err:
         raise OfflineTicketRefused(str(err)) from err
-    day = date.fromisoformat(event.day)
+    day = event.day
     number = _offline_number(session, centre, service, day, event, kiosk)
     if _ticket_by_event(session, event.id) is not None:
         return event.display_number  # filed already (the event ledger normally stops this)
+    if event.request_id:
+        _void_unheld(session, event.request_id, kiosk, now)
     ticket = Ticket(
         centre=centre.code,
         service=service.code,
@@ -455,6 +457,7 @@ def file_offline_ticket(
         status="waiting",
         issued_at=event.issued_at,
         event_id=event.id,
+        request_id=event.request_id,
     )
     try:
         with session.begin_nested():
@@ -474,8 +477,6 @@ def file_offline_ticket(
             event_id=f"{event.id}:issued",
         )
     )
-    if event.request_id:
-        _void_unheld(session, event.request_id, kiosk, now)
     session.flush()
     return event.display_number
 

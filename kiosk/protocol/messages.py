@@ -7,7 +7,7 @@ Every payload is an :class:`Envelope`: ``v`` (schema version), ``id`` (unique pe
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -292,7 +292,7 @@ class TicketIssued(Envelope):
     kiosk: str
     centre: str
     service: str = Field(min_length=1, max_length=32)
-    day: str
+    day: date
     number: int | None = Field(default=None, ge=1)
     display_number: str = Field(min_length=2, max_length=16)
     issued_at: AwareDatetime

@@ -57,6 +57,7 @@ class TicketDesk:
         self._lock = threading.Lock()
         self._by_number: OrderedDict[str, IssuedTicket] = OrderedDict()
         self._by_event: OrderedDict[str, IssuedTicket] = OrderedDict()
+        self._presses: dict[str, threading.Lock] = {}
         self._leases: LeaseBook | None = None
         self._topping_up: set[str] = set()
         self._last_top_up = 0.0
@@ -77,9 +78,20 @@ class TicketDesk:
         Raises RpcFailed when the hub refuses, RpcTimeout (HubOffline) when it cannot be
         reached and the kiosk does not know the service well enough to issue offline.
         """
-        if event_id and (earlier := self._earlier(event_id)):
-            return earlier
-        event_id = event_id or new_id()
+        if not event_id:
+            return self._issue(service, new_id())
+        # Two taps of one press at once wait for each other: offline, both would otherwise
+        # take a number from the lease (only one slip prints, but the hub would file both).
+        with self._lock:
+            press = self._presses.setdefault(event_id, threading.Lock())
+        try:
+            with press:
+                return self._earlier(event_id) or self._issue(service, event_id)
+        finally:
+            with self._lock:
+                self._presses.pop(event_id, None)
+
+    def _issue(self, service: str, event_id: str) -> IssuedTicket:
         try:
             ticket = self._link.take_ticket(service, event_id)
             offline = False
@@ -89,7 +101,6 @@ class TicketDesk:
         else:
             self.top_up(service)
         with self._lock:
-            # Two taps in flight at once get the same ticket from the hub: print it once.
             # (Publishing only queues the job, so holding the lock here costs microseconds.)
             if event_id in self._by_event:
                 return self._by_event[event_id]
@@ -104,7 +115,8 @@ class TicketDesk:
 
     def _issue_offline(self, service: str, request_id: str, err: RpcTimeout) -> TicketTakeResult:
         now = utcnow()
-        day = service_day(now).isoformat()
+        today = service_day(now)
+        day = today.isoformat()
         known = self._known_service(service, day)
         if known is None:
             raise err  # nothing to print the slip with: the page says the hub is away
@@ -121,7 +133,7 @@ class TicketDesk:
                 kiosk=kiosk,
                 centre=self._link.centre,
                 service=service,
-                day=day,
+                day=today,
                 number=number,
                 display_number=display,
                 issued_at=now,

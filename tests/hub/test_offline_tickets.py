@@ -3,6 +3,7 @@ the tickets a kiosk issued offline (on a real migrated SQLite file)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 
@@ -13,7 +14,7 @@ from kiosk.domain.queue import FALLBACK_BASE, LEASE_BLOCK, LEASED_NUMBERS, servi
 from kiosk.hub import tickets
 from kiosk.hub.desk import QueueDesk
 from kiosk.hub.models import DayCounter, Ticket
-from kiosk.protocol.messages import TicketIssued
+from kiosk.protocol.messages import InvalidPayload, TicketIssued, decode
 from kiosk.protocol.rpc import RpcRefused
 from tests.hub.conftest import CENTRE, FakeClock, kiosk_state
 
@@ -32,7 +33,7 @@ def _issued(
         kiosk=kiosk,
         centre=CENTRE,
         service=service,
-        day=service_day(clock.now).isoformat(),
+        day=service_day(clock.now),
         number=number,
         display_number=display,
         issued_at=at or clock.now,
@@ -133,8 +134,31 @@ def test_the_ticket_of_an_unanswered_request_is_voided(desk: QueueDesk, clock: F
 def test_a_ticket_from_yesterday_is_filed_on_its_own_day(desk: QueueDesk, clock: FakeClock) -> None:
     yesterday = clock.now - timedelta(days=1)
     event = _issued(clock, "A-k1-001", None, at=yesterday)
-    event = event.model_copy(update={"day": service_day(yesterday).isoformat()})
+    event = event.model_copy(update={"day": service_day(yesterday)})
     _file(desk, event)
     with desk.database.read() as session:
         day = session.scalar(select(Ticket.day))
     assert day == service_day(yesterday)
+
+
+def test_a_late_copy_of_the_unanswered_request_finds_the_offline_ticket(
+    desk: QueueDesk, clock: FakeClock
+) -> None:
+    request_id = uuid.uuid4().hex
+    _file(desk, _issued(clock, "A-k1-001", None, request_id=request_id))
+    late = desk.take("k1", "social", request_id)  # the timed-out request, arriving now
+    assert late.number == "A-k1-001", "no second ticket that nobody holds"
+    assert [number for number, _ in _statuses(desk)] == ["A-k1-001"]
+
+
+def test_a_ticket_issued_event_with_a_bad_day_is_invalid() -> None:
+    payload = _issued(FakeClock(), "A-k1-001", None).model_dump(mode="json")
+    payload["day"] = "yesterday"
+    with pytest.raises(InvalidPayload, match="day"):
+        decode(TicketIssued, json.dumps(payload).encode())
+
+
+def _statuses(desk: QueueDesk) -> list[tuple[str, str]]:
+    with desk.database.read() as session:
+        rows = session.execute(select(Ticket.display_number, Ticket.status)).all()
+    return [(number, status) for number, status in rows]

@@ -60,10 +60,16 @@ def upgrade() -> None:
         batch.alter_column(
             "display_number", existing_type=sa.String(16), type_=sa.String(48), nullable=False
         )
+        # An offline ticket names the ticket.take that went unanswered: a late copy of that
+        # request finds the offline ticket instead of making one nobody holds.
+        batch.add_column(sa.Column("request_id", sa.String(64), nullable=True))
+        batch.create_unique_constraint("uq_tickets_request_id", ["request_id"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("tickets") as batch:
+        batch.drop_constraint("uq_tickets_request_id", type_="unique")
+        batch.drop_column("request_id")
         batch.alter_column(
             "display_number", existing_type=sa.String(48), type_=sa.String(16), nullable=False
         )
