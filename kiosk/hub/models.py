@@ -512,10 +512,26 @@ class CaseRow(Base):
     supporters: Mapped[int] = mapped_column(Integer, default=0)
     # Filed beyond the per-person limit while the kiosk was offline: kept, marked.
     limited: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Needs review: why the hub filed it differently from the slip (unknown category or
+    # unit, a code not leased to the kiosk or used by another case). Staff only.
+    review: Mapped[str | None] = mapped_column(String(400))
     submitted_at: Mapped[datetime] = mapped_column(index=True)
     accept_due: Mapped[datetime]
     handle_due: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+class CaseCodeAlias(Base):
+    """A slip's printed code the hub filed under another code (collision or a code the
+    kiosk never leased): ``case.lookup`` of the slip's code still finds the case."""
+
+    __tablename__ = "case_code_aliases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kiosk: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    created_at: Mapped[datetime]
 
 
 class CaseEventRow(Base):
@@ -565,5 +581,6 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(80), default="")
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # 90 days by default (kiosk token create --days N)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from kiosk.domain.cases.codes import make_code
+from kiosk.domain.cases.codes import make_code, parse_code
 from kiosk.domain.cases.model import Actor, Resident, Submission
 from kiosk.domain.cases.records import event_to_record
 from kiosk.domain.cases.states import Submit, apply
 from kiosk.hub.cases.store import CaseStore
+from kiosk.hub.models import CaseCodeLease
 
 STAFF_COMMUNITY = Actor("staff", "clerk", "sq-dongfeng")
 STAFF_GRID = Actor("staff", "gridder", "wg-df1")
@@ -52,8 +53,25 @@ def submitted_record(
     return event_to_record(event)
 
 
+def lease(store: CaseStore, kiosk: str, code: str, at: datetime) -> None:
+    """The lease row case.code_block would have made for ``code`` (the hub checks it)."""
+    parsed = parse_code(code)
+    with store.database.write() as session:
+        session.add(
+            CaseCodeLease(
+                kiosk=kiosk,
+                channel=parsed.channel,
+                year=parsed.year,
+                first=parsed.seq,
+                last=parsed.seq,
+                leased_at=at,
+            )
+        )
+
+
 def submit(store: CaseStore, seq: int, *, at: datetime, **kw: Any) -> str:
     record = submitted_record(store, seq, at=at, **kw)
+    lease(store, kw.get("kiosk", "k1"), str(record["code"]), at)
     with store.database.write() as session:
         store.submit_event(session, kw.get("kiosk", "k1"), uuid.uuid4().hex, record)
     return str(record["code"])

@@ -18,10 +18,10 @@ from kiosk.hub.cases.setup import build_store
 from kiosk.hub.cases.store import CaseStore
 from kiosk.hub.cases.tokens import create_token, revoke_tokens
 from kiosk.hub.desk import QueueDesk
-from kiosk.hub.models import ApiToken, CaseUnitMember, User
+from kiosk.hub.models import ApiToken, CaseUnitMember, KioskEventRecord, User
 from kiosk.hub.users import add_user
 from kiosk.settings import Settings
-from tests.hub.cases_helpers import STAFF_COMMUNITY, STAFF_GRID, submit
+from tests.hub.cases_helpers import STAFF_COMMUNITY, STAFF_GRID, submit, submitted_record
 from tests.hub.conftest import FakeClock
 from tests.hub.test_openapi import SPEC
 
@@ -306,3 +306,43 @@ def test_staff_actions_as_json_with_a_token(app: Flask, store: CaseStore, clock:
         api.post(f"/api/cases/{code}/actions/note", json={"text": "x"}, headers=westie).status_code
         == 404
     )
+
+
+# --- needs review and refused events ---------------------------------------------------
+
+
+def test_cases_filed_differently_from_their_slip_have_a_filter_and_a_badge(
+    app: Flask, store: CaseStore, clock: FakeClock
+) -> None:
+    plain = submit(store, 1, at=clock.now)
+    record = submitted_record(store, 77, at=clock.now, title="未领编号")  # no lease for it
+    with store.database.write() as session:
+        flagged = store.submit_event(session, "k1", "evt-unleased", record).code
+    clerk = _login(app, "clerk")
+    review = clerk.get("/cases?state=review").get_data(as_text=True)
+    assert flagged in review and plain not in review and "待核查" in review
+    page = clerk.get(f"/cases/{record['code']}", follow_redirects=True).get_data(as_text=True)
+    assert "needs-review" in page and "code not leased" in page
+
+
+def test_refused_kiosk_events_are_listed_for_admins_only(
+    app: Flask, store: CaseStore, clock: FakeClock
+) -> None:
+    with store.database.write() as session:
+        session.add(
+            KioskEventRecord(
+                event_id="evt-refused-1",
+                kiosk="k7",
+                type="case.submitted",
+                received_at=clock.now,
+                status="refused",
+                detail="case of kiosk 'k9' sent by 'k7'",
+                payload="{}",
+            )
+        )
+    page = _login(app, "admin").get("/fleet/refused-events")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "evt-refused-1" in text and "k7" in text and "case.submitted" in text
+    assert "sent by" in text  # the reason, escaped as text
+    assert _login(app, "clerk").get("/fleet/refused-events").status_code == 403

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
-from kiosk.domain.cases.model import Actor, Rating
+from kiosk.domain.cases.model import Actor, Rating, Submission
 from kiosk.domain.cases.states import (
     Accept,
     CaseState,
@@ -20,15 +22,22 @@ from kiosk.domain.cases.states import (
     Note,
     Resolve,
     Rework,
+    Submit,
     TransitionRefused,
 )
 from kiosk.domain.cases.text import InvalidText
 from kiosk.hub.cases.setup import build_store
-from kiosk.hub.cases.store import CaseConflict, CaseNotFound, CaseStore, RateLimited
+from kiosk.hub.cases.store import CaseNotFound, CaseStore, RateLimited
 from kiosk.hub.db import Database
-from kiosk.hub.models import AuditEntry, CaseEventRow, CaseRow
+from kiosk.hub.models import AuditEntry, CaseCodeAlias, CaseEventRow, CaseRow
 from kiosk.settings import Settings
-from tests.hub.cases_helpers import STAFF_COMMUNITY, STAFF_GRID, submit, submitted_record
+from tests.hub.cases_helpers import (
+    STAFF_COMMUNITY,
+    STAFF_GRID,
+    lease,
+    submit,
+    submitted_record,
+)
 from tests.hub.conftest import FakeClock
 
 
@@ -103,12 +112,99 @@ def test_the_same_event_id_is_applied_once(store: CaseStore, clock: FakeClock) -
         assert session.scalar(select(func.count(CaseEventRow.id))) == 2
 
 
-def test_another_event_with_an_existing_code_is_refused(store: CaseStore, clock: FakeClock) -> None:
+def _case_count(store: CaseStore) -> int:
+    with store.database.read() as session:
+        return int(session.scalar(select(func.count(CaseRow.id))) or 0)
+
+
+def test_the_same_slip_under_another_event_id_is_not_filed_twice(
+    store: CaseStore, clock: FakeClock
+) -> None:
     record = submitted_record(store, 8, at=clock.now)
+    lease(store, "k1", record["code"], clock.now)
+    for event_id in ("evt-a", "evt-b"):
+        with store.database.write() as session:
+            store.submit_event(session, "k1", event_id, record)
+    assert _case_count(store) == 1
+    assert store.get(record["code"]).row.review is None
+
+
+def test_a_code_collision_is_filed_under_a_new_code_flagged_with_an_alias(
+    store: CaseStore, clock: FakeClock
+) -> None:
+    first = submit(store, 8, at=clock.now)
+    other = submitted_record(store, 8, at=clock.now, title="路灯不亮", kiosk="k2")
+    lease(store, "k2", other["code"], clock.now)
     with store.database.write() as session:
-        store.submit_event(session, "k1", "evt-a", record)
-    with pytest.raises(CaseConflict, match="exists already"), store.database.write() as session:
-        store.submit_event(session, "k1", "evt-b", record)
+        case = store.submit_event(session, "k2", "evt-other", other)
+    assert case.code != first
+    row = store.get(case.code).row
+    assert row.review is not None and "code collision" in row.review and first in row.review
+    assert store.get(first).row.title == "楼道灯坏了"  # the code stays its first holder's
+    with store.database.read() as session:
+        alias = session.scalar(select(CaseCodeAlias).where(CaseCodeAlias.case_id == row.id))
+    assert alias is not None and alias.code == first
+
+
+def test_a_code_the_kiosk_never_leased_is_replaced_and_still_found_by_the_slip(
+    store: CaseStore, clock: FakeClock
+) -> None:
+    record = submitted_record(store, 4242, at=clock.now, kiosk="k1")
+    lease(store, "k2", record["code"], clock.now)  # leased, but to another kiosk
+    with store.database.write() as session:
+        case = store.submit_event(session, "k1", "evt-rogue", record)
+    assert case.code != record["code"]
+    found = store.get(record["code"])  # case.lookup of the slip's code
+    assert found.case.code == case.code
+    assert found.row.review is not None and "not leased" in found.row.review
+
+
+def test_an_unknown_category_and_grid_are_kept_flagged_at_the_community(
+    store: CaseStore, clock: FakeClock
+) -> None:
+    """An offline kiosk filed against a tree the admin changed since: nothing is lost."""
+    record = submitted_record(store, 9, at=clock.now)
+    record["submission"]["category"] = "removed-category"
+    record["submission"]["place"]["grid"] = {"id": "wg-gone", "level": "grid", "name": "旧网格"}
+    lease(store, "k1", record["code"], clock.now)
+    with store.database.write() as session:
+        case = store.submit_event(session, "k1", "evt-gone", record)
+    row = store.get(record["code"]).row
+    assert case.code == record["code"]  # the code was leased: it stays
+    assert row.review is not None and "removed-category" in row.review and "wg-gone" in row.review
+    assert row.category == "removed-category"
+    assert row.grid is None and row.unit == "sq-dongfeng"  # the community's 首接负责
+    assert case.submission.place.building == "3号楼"
+
+
+def test_staff_filing_skips_codes_already_held(store: CaseStore, clock: FakeClock) -> None:
+    held = submit(store, 1, at=clock.now)  # leased by hand: the counter does not know it
+    case = store.file("box", _on_behalf(store))
+    assert case.code != held
+    assert case.code.endswith(f"-{clock.now.year}-0002-" + case.code[-1])
+
+
+def test_codes_carry_the_centre_s_year_at_new_year(store: CaseStore, clock: FakeClock) -> None:
+    clock.now = datetime(2026, 12, 31, 17, 0, tzinfo=UTC)  # 01:00 on 1 January in Beijing
+    case = store.file("box", _on_behalf(store))
+    assert case.code.startswith("MQ-2027-0001-")
+
+
+def _on_behalf(store: CaseStore) -> Callable[[str], Submit]:
+    d = store.directory
+
+    def submit_for(code: str) -> Submit:
+        submission = Submission(
+            channel="box",
+            category="repair",
+            place=d.place("wg-df1"),
+            title="代办",
+            description="电话反映",
+            terms=d.terms("repair"),
+        )
+        return Submit(actor=STAFF_COMMUNITY, code=code, submission=submission, reason="电话来访")
+
+    return submit_for
 
 
 def test_two_staff_acting_at_once_get_consecutive_seqs(store: CaseStore, clock: FakeClock) -> None:

@@ -36,6 +36,7 @@ TABLES = {
     "case_code_leases",
     "cases",
     "case_events",
+    "case_code_aliases",
     "case_supports",
     "api_tokens",
     "kiosk_events",

@@ -14,6 +14,8 @@ twice and a restart forgets nothing.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
@@ -25,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.domain.cases.codes import make_code, parse_code
+from kiosk.domain.cases.codes import InvalidTrackingCode, make_code, parse_code
 from kiosk.domain.cases.model import Actor, Channel, Rating, Resident, Submission
 from kiosk.domain.cases.records import event_from_record, event_to_record
 from kiosk.domain.cases.sla import accept_due, handle_due
@@ -47,19 +49,25 @@ from kiosk.domain.cases.states import (
     evolve,
     replay,
 )
+from kiosk.domain.queue import CENTRE_TIMEZONE
 from kiosk.hub import audit
 from kiosk.hub.cases.directory import Directory
 from kiosk.hub.db import Database
 from kiosk.hub.models import (
+    CaseCodeAlias,
     CaseCodeCounter,
     CaseCodeLease,
     CaseEventRow,
     CaseRow,
     CaseSupportRow,
+    Kiosk,
 )
+
+_LOGGER = logging.getLogger(__name__)
 
 SYSTEM = Actor("system", "hub")
 MAX_RETRIES = 3
+MAX_SKIPPED_CODES = 1000
 
 
 class CaseNotFound(LookupError):
@@ -108,7 +116,16 @@ class CaseStore:
         return [event_from_record(record) for record in rows]
 
     def _load(self, session: Session, code: str) -> StoredCase:
+        """By its code, else by a slip's code the hub filed it under another (an alias)."""
         row = session.scalar(select(CaseRow).where(CaseRow.code == _normal(code)))
+        if row is None:
+            row = session.scalar(
+                select(CaseRow)
+                .join(CaseCodeAlias, CaseCodeAlias.case_id == CaseRow.id)
+                .where(CaseCodeAlias.code == _normal(code))
+                .order_by(CaseCodeAlias.id.desc())
+                .limit(1)
+            )
         if row is None:
             raise CaseNotFound(f"no case {code}")
         return StoredCase(row, replay(self._events(session, row.id)))
@@ -246,8 +263,12 @@ class CaseStore:
     def submit_event(self, session: Session, kiosk: str | None, event_id: str, record: Any) -> Case:
         """Store a ``submitted`` event made elsewhere (a kiosk) inside ``session``.
 
-        Idempotent by ``event_id``. Over a rate limit the case is still stored (its slip is
-        printed already) but marked ``limited`` for staff.
+        Idempotent by ``event_id``. A well-formed submission is never refused: its slip
+        is printed already. Over a rate limit it is stored but marked ``limited``; with an
+        unknown category or place, or a code the kiosk never leased or another case holds,
+        it is stored flagged for review (``review`` says why): an unknown place goes to
+        the kiosk's community (首接负责), a bad code is replaced by one from the hub's
+        counter and the slip's code kept as an alias so ``case.lookup`` still finds it.
         """
         existing = session.scalar(
             select(CaseEventRow.case_id).where(CaseEventRow.event_id == event_id)
@@ -255,17 +276,100 @@ class CaseStore:
         if existing is not None:
             return replay(self._events(session, existing))
         event = event_from_record(record)
-        case = evolve(None, event)  # checks it is a well-formed submitted event
-        if session.scalar(select(CaseRow.id).where(CaseRow.code == case.code)) is not None:
-            raise CaseConflict(f"case {case.code} exists already (another event id)")
-        self._check_known(case.submission)
+        evolve(None, event)  # checks it is a well-formed submitted event
+        again = _same_slip(session, kiosk, event)
+        if again is not None:
+            # The same slip sent again under another event id: nothing new.
+            return replay(self._events(session, again))
+        holder = session.scalar(select(CaseRow.id).where(CaseRow.code == event.code))
+        notes: list[str] = []
+        event = self._known_place(session, kiosk, event, notes)
+        if event.submission is not None and event.submission.category not in (
+            self.directory.categories
+        ):
+            notes.append(f"未知类别 {event.submission.category}（unknown category, kept as sent）")
+        slip_code = event.code
+        if holder is not None:
+            notes.append(f"小票编号 {slip_code} 已被另一件诉求使用（code collision）")
+        elif not _leased(session, kiosk, slip_code):
+            notes.append(f"小票编号 {slip_code} 不是本终端领取的编号（code not leased）")
+        recode = holder is not None or not _leased(session, kiosk, slip_code)
+        if recode:
+            event = dataclasses.replace(event, code=self._fresh_code(session, event))
+            notes.append(f"改编为 {event.code}，小票编号 {slip_code} 仍记为别名")
+        case = evolve(None, event)
         limited = self._over_limit(session, kiosk, case.submission.resident) is not None
-        row = self._new_row(case, kiosk, limited)
+        row = self._new_row(case, kiosk, limited, "；".join(notes)[:400] or None)
         session.add(row)
         session.flush()
         self._insert_event(session, row.id, event, event_id)
+        if recode:
+            session.add(
+                CaseCodeAlias(code=slip_code, case_id=row.id, kiosk=kiosk, created_at=self.now())
+            )
         session.flush()
+        if notes:
+            _LOGGER.warning("case %s from kiosk %s needs review: %s", case.code, kiosk, notes)
         return case
+
+    def _known_place(
+        self, session: Session, kiosk: str | None, event: CaseEvent, notes: list[str]
+    ) -> CaseEvent:
+        """The event with a place the hub knows: unknown units give way to the kiosk's
+        community (its default owner, 首接负责), keeping the building label."""
+        sub = event.submission
+        assert sub is not None  # noqa: S101 - evolve checked it
+        place = sub.place
+        unknown = [
+            unit.id
+            for unit in (place.street, place.community, place.grid)
+            if unit is not None and unit.id not in self.directory.units
+        ]
+        if not unknown:
+            return event
+        d = self.directory
+        if place.grid is not None and place.grid.id in d.units:
+            fallback = d.place(place.grid.id, place.building)
+        else:
+            fallback = d.place(
+                self._fallback_community(session, kiosk, place.community.id), place.building
+            )
+        notes.append(
+            f"未知地点 {', '.join(unknown)}（unknown unit），转 {fallback.community.id} 首接负责"
+        )
+        return dataclasses.replace(event, submission=dataclasses.replace(sub, place=fallback))
+
+    def _fallback_community(self, session: Session, kiosk: str | None, sent: str) -> str:
+        d = self.directory
+        if sent in d.units and d.units[sent].unit.level == "community":
+            return sent
+        centre = session.scalar(select(Kiosk.centre).where(Kiosk.id == kiosk)) if kiosk else None
+        community = d.community_of_centre(centre) if centre else None
+        if community is not None:
+            return community
+        communities = [i.unit.id for i in d.units.values() if i.unit.level == "community"]
+        if not communities:
+            raise CaseConflict("no community configured to take the case")
+        return communities[0]
+
+    def _fresh_code(self, session: Session, event: CaseEvent) -> str:
+        assert event.submission is not None  # noqa: S101 - evolve checked it
+        return self._free_code(session, event.submission.channel)
+
+    def _free_code(self, session: Session, channel: Channel) -> str:
+        """The next code of the hub's counter that no case or alias holds yet."""
+        year = self.local_year()
+        for _ in range(MAX_SKIPPED_CODES):
+            code = make_code(channel, year, _allocate(session, channel, year, 1, None, self.now()))
+            held = session.scalar(select(CaseRow.id).where(CaseRow.code == code))
+            aliased = session.scalar(select(CaseCodeAlias.id).where(CaseCodeAlias.code == code))
+            if held is None and aliased is None:
+                return code
+        raise CaseConflict("编号计数器落后太多，请联系管理员（code counter behind the cases）")
+
+    def local_year(self) -> int:
+        """The year on the centre's calendar (Asia/Shanghai), which codes carry."""
+        return self.now().astimezone(CENTRE_TIMEZONE).year
 
     def _check_known(self, submission: Submission) -> None:
         if submission.category not in self.directory.categories:
@@ -308,7 +412,9 @@ class CaseStore:
         if message:
             raise RateLimited(message)
 
-    def _new_row(self, case: Case, kiosk: str | None, limited: bool) -> CaseRow:
+    def _new_row(
+        self, case: Case, kiosk: str | None, limited: bool, review: str | None = None
+    ) -> CaseRow:
         sub = case.submission
         row = CaseRow(
             code=case.code,
@@ -322,6 +428,7 @@ class CaseStore:
             person_key=sub.resident.person_key if sub.resident else None,
             support_token=secrets.token_urlsafe(18),
             limited=limited,
+            review=review,
             submitted_at=case.submitted_at,
         )
         _project(row, case)
@@ -334,11 +441,20 @@ class CaseStore:
         *,
         remote_addr: str | None = None,
     ) -> Case:
-        """Staff file a case (代办): a code from the hub's own sequence, then Submit."""
+        """Staff file a case (代办): a code from the hub's own sequence, then Submit.
+
+        A code some case already holds (a counter restored from an old backup) is skipped;
+        a race lost on the unique code becomes :class:`CaseConflict`, never a crash."""
+        try:
+            return self._file(channel, submit_for, remote_addr)
+        except IntegrityError as err:
+            raise CaseConflict("编号冲突，请重新提交（tracking code taken meanwhile）") from err
+
+    def _file(
+        self, channel: Channel, submit_for: Callable[[str], Submit], remote_addr: str | None
+    ) -> Case:
         with self.database.write() as session:
-            year = self.now().year
-            seq = _allocate(session, channel, year, 1, None, self.now())
-            command = submit_for(make_code(channel, year, seq))
+            command = submit_for(self._free_code(session, channel))
             event = apply(None, command, self.now, self.directory.policy)
             case = evolve(None, event)
             self._check_known(case.submission)
@@ -442,6 +558,37 @@ class CaseStore:
             except (TransitionRefused, CaseNotFound):
                 continue  # rated or changed meanwhile
         return closed
+
+
+def _leased(session: Session, kiosk: str | None, code: str) -> bool:
+    """Did the hub lease ``code``'s number to ``kiosk`` (case.code_block)?"""
+    try:
+        parsed = parse_code(code)
+    except InvalidTrackingCode:
+        return False
+    who = CaseCodeLease.kiosk.is_(None) if kiosk is None else CaseCodeLease.kiosk == kiosk
+    found = session.scalar(
+        select(CaseCodeLease.id)
+        .where(who, CaseCodeLease.channel == parsed.channel, CaseCodeLease.year == parsed.year)
+        .where(CaseCodeLease.first <= parsed.seq, CaseCodeLease.last >= parsed.seq)
+        .limit(1)
+    )
+    return found is not None
+
+
+def _same_slip(session: Session, kiosk: str | None, event: CaseEvent) -> int | None:
+    """The case already filed from this very slip (same code or alias, kiosk, time, title)."""
+    sub = event.submission
+    if sub is None:
+        return None
+    aliased = select(CaseCodeAlias.case_id).where(CaseCodeAlias.code == event.code)
+    candidates = session.scalars(
+        select(CaseRow).where((CaseRow.code == event.code) | CaseRow.id.in_(aliased))
+    )
+    for row in candidates:
+        if row.kiosk == kiosk and row.submitted_at == event.at and row.title == sub.title[:200]:
+            return row.id
+    return None
 
 
 def _seen(session: Session, event_id: str) -> bool:

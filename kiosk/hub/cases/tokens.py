@@ -7,7 +7,7 @@ import argparse
 import hashlib
 import secrets
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -16,6 +16,7 @@ from kiosk.hub.db import Database, migrate
 from kiosk.hub.models import ApiToken, CaseUnit, CaseUnitMember, User
 from kiosk.hub.users import StaffUser, UserError, load_user
 
+DEFAULT_DAYS = 90
 PREFIX = "kst_"  # recognisable in a leaked config file or a secret scanner
 
 
@@ -32,7 +33,13 @@ def create_token(database: Database, username: str, label: str = "", *, actor: s
         if user is None:
             raise UserError(f"no user {username!r}")
         session.add(
-            ApiToken(user_id=user.id, token_hash=_digest(token), label=label[:80], created_at=now)
+            ApiToken(
+                user_id=user.id,
+                token_hash=_digest(token),
+                label=label[:80],
+                created_at=now,
+                expires_at=now + timedelta(days=DEFAULT_DAYS),
+            )
         )
         audit.record(session, now, actor, "token.create", username, detail={"label": label[:80]})
     return token

@@ -55,7 +55,7 @@ from kiosk.hub.users import StaffUser
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
-STATE_FILTERS = ("open", "overdue", "limited", "all", *(str(s) for s in CaseState))
+STATE_FILTERS = ("open", "overdue", "limited", "review", "all", *(str(s) for s in CaseState))
 OPEN_TYPES = ("pending", "open", "fixed")
 KIND_LABELS = {
     "submitted": "提交",
@@ -123,13 +123,7 @@ def inbox_rows(who: Access, args: Any, now: datetime) -> list[InboxRow]:
     state = args.get("state") or "open"
     if state not in STATE_FILTERS:
         abort(400, description=f"state must be one of {', '.join(STATE_FILTERS)}")
-    conditions: list[Any] = []
-    if state in ("open", "overdue"):
-        conditions.append(CaseRow.state_type.in_(OPEN_TYPES))
-    elif state == "limited":
-        conditions.append(CaseRow.limited.is_(True))
-    elif state != "all":
-        conditions.append(CaseRow.state == state)
+    conditions = _state_conditions(state)
     if args.get("category"):
         conditions.append(CaseRow.category == args["category"])
     if args.get("channel") in ("box", "proposal"):
@@ -147,6 +141,17 @@ def inbox_rows(who: Access, args: Any, now: datetime) -> list[InboxRow]:
         out = [r for r in out if r.overdue]
     # Most urgent first: least time left (overdue is negative); finished cases last.
     return sorted(out, key=lambda r: (r.remaining_hours is None, r.remaining_hours or 0))
+
+
+def _state_conditions(state: str) -> list[Any]:
+    if state in ("open", "overdue"):
+        return [CaseRow.state_type.in_(OPEN_TYPES)]
+    if state == "limited":
+        return [CaseRow.limited.is_(True)]
+    if state == "review":
+        # Filed differently from its slip (unknown category/place, code): see row.review.
+        return [CaseRow.review.is_not(None)]
+    return [] if state == "all" else [CaseRow.state == state]
 
 
 def _inbox_row(row: CaseRow, now: datetime, names: dict[str, str], d: Any) -> InboxRow:

@@ -13,6 +13,7 @@ from flask import (
     send_file,
     url_for,
 )
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from kiosk.hub import health, receipts
@@ -20,11 +21,13 @@ from kiosk.hub.alerts import KIND_LABELS, STATUS_LABELS
 from kiosk.hub.commands import FORM_COMMANDS, LABELS, CommandDesk, CommandError, CommandView
 from kiosk.hub.console.common import actor, can, context, require, scope
 from kiosk.hub.console.dashboard import visible_centres
+from kiosk.hub.models import Kiosk, KioskEventRecord
 from kiosk.hub.monitor import PROBLEM_LABELS
 
 bp = Blueprint("fleet", __name__, url_prefix="/fleet")
 
 REFRESH_SECONDS = 15
+REFUSED_SHOWN = 500
 
 
 @bp.app_template_filter("duration")
@@ -72,6 +75,26 @@ def index() -> str:
         online=sum(1 for r in rows if r.kiosk.online),
         refresh=REFRESH_SECONDS,
     )
+
+
+@bp.get("/refused-events")
+@require("audit.view")
+def refused_events() -> str:
+    """Kiosk events the intake ledger refused for good (kept with their reason): nothing a
+    kiosk sent may vanish unseen. The payload stays in the database, not on the page."""
+    allowed = scope()
+    query = (
+        select(KioskEventRecord, Kiosk.centre)
+        .outerjoin(Kiosk, Kiosk.id == KioskEventRecord.kiosk)
+        .where(KioskEventRecord.status == "refused")
+        .order_by(KioskEventRecord.received_at.desc())
+        .limit(REFUSED_SHOWN)
+    )
+    if allowed is not None:
+        query = query.where(Kiosk.centre.in_(sorted(allowed)))
+    with context().desk.database.read() as session:
+        events = [(record, centre) for record, centre in session.execute(query)]
+    return render_template("refused_events.html", events=events, shown=REFUSED_SHOWN)
 
 
 @bp.get("/<kiosk>")

@@ -108,6 +108,7 @@ def upgrade() -> None:
         sa.Column("support_token", sa.String(32), nullable=False),
         sa.Column("supporters", sa.Integer(), nullable=False),
         sa.Column("limited", sa.Boolean(), nullable=False),
+        sa.Column("review", sa.String(400), nullable=True),
         _ts("submitted_at"),
         _ts("accept_due"),
         _ts("handle_due", nullable=True),
@@ -122,6 +123,19 @@ def upgrade() -> None:
     op.create_index("ix_cases_grid_category", "cases", ["grid", "category"])
     op.create_index("ix_cases_person_key", "cases", ["person_key"])
     op.create_index("ix_cases_submitted_at", "cases", ["submitted_at"])
+    op.create_table(
+        "case_code_aliases",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(20), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("kiosk", sa.String(32), nullable=True),
+        _ts("created_at"),
+        sa.PrimaryKeyConstraint("id", name="pk_case_code_aliases"),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name="fk_case_code_aliases_case_id_cases"
+        ),
+    )
+    op.create_index("ix_case_code_aliases_code", "case_code_aliases", ["code"])
     op.create_table(
         "case_events",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -161,6 +175,7 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("label", sa.String(80), nullable=False),
         _ts("created_at"),
+        _ts("expires_at"),
         _ts("last_used_at", nullable=True),
         _ts("revoked_at", nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_api_tokens"),
@@ -176,6 +191,8 @@ def downgrade() -> None:
     op.drop_index("ix_case_supports_case_id", table_name="case_supports")
     op.drop_table("case_supports")
     op.drop_table("case_events")
+    op.drop_index("ix_case_code_aliases_code", table_name="case_code_aliases")
+    op.drop_table("case_code_aliases")
     for index in ("submitted_at", "person_key", "grid_category", "community_state_type"):
         op.drop_index(f"ix_cases_{index}", table_name="cases")
     op.drop_table("cases")
