@@ -346,3 +346,26 @@ def test_refused_kiosk_events_are_listed_for_admins_only(
     assert "evt-refused-1" in text and "k7" in text and "case.submitted" in text
     assert "sent by" in text  # the reason, escaped as text
     assert _login(app, "clerk").get("/fleet/refused-events").status_code == 403
+
+
+def test_a_merge_target_outside_the_handler_s_units_is_as_missing(
+    app: Flask, store: CaseStore, clock: FakeClock
+) -> None:
+    east = submit(store, 1, at=clock.now)
+    east_too = submit(store, 2, at=clock.now, title="同一盏灯")
+    west = submit(store, 3, at=clock.now, grid="wg-xh1")
+    auth = {"Authorization": f"Bearer {create_token(store.database, 'clerk', actor='t')}"}
+    api = app.test_client()
+    merge = f"/api/cases/{east}/actions/merge"
+    hidden = api.post(merge, json={"target": west, "reason": "重复"}, headers=auth)
+    missing = api.post(merge, json={"target": "MQ-2024-9999-A", "reason": "重复"}, headers=auth)
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.get_json()["error"] == missing.get_json()["error"] == "unknown_case"
+    assert store.get(west).case.absorbed == () and store.get(east).row.state == "submitted"
+    clerk = _login(app, "clerk")
+    form = {"csrf_token": _csrf(clerk, f"/cases/{east}"), "target": west, "reason": "重复"}
+    page = clerk.post(f"/cases/{east}/merge", data=form, follow_redirects=True)
+    assert "未能合并" in page.get_data(as_text=True)
+    assert store.get(west).case.absorbed == ()
+    done = api.post(merge, json={"target": east_too, "reason": "重复"}, headers=auth)
+    assert done.status_code == 200 and store.get(east_too).case.absorbed == (east,)

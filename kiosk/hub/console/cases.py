@@ -33,6 +33,8 @@ from kiosk.domain.cases.sla import current_clock, is_overdue
 from kiosk.domain.cases.states import (
     STATE_LABELS,
     CaseState,
+    Command,
+    Merge,
     Submit,
     TransitionRefused,
     open311_status,
@@ -101,6 +103,19 @@ def load_visible(code: str, who: Access) -> StoredCase:
         # Same answer as a missing case: a code outside your units tells you nothing.
         abort(404, description=f"没有这件诉求（no case {code}）")
     return stored
+
+
+def check_merge_target(command: Command, who: Access) -> None:
+    """A merge only into a case the handler may see: CaseNotFound (the same answer as a
+    missing case) otherwise, so a merge cannot probe or touch another unit's cases."""
+    if not isinstance(command, Merge):
+        return
+    try:
+        target = store().get(command.target)
+    except CaseNotFound:
+        raise CaseNotFound(f"no case {command.target}") from None
+    if not who.sees(target.row):
+        raise CaseNotFound(f"no case {command.target}")
 
 
 # --- inbox ---------------------------------------------------------------------------
@@ -309,6 +324,7 @@ def act(code: str, action: str) -> Response:
             stored.case,
             store().directory,
         )
+        check_merge_target(command, who)
         store().act(stored.row.code, command, remote_addr=request.remote_addr)
     except (TransitionRefused, InvalidText, ActionError, CaseNotFound) as err:
         flash(f"未能{ACTION_LABELS.get(action, action)}：{err}", "empty")

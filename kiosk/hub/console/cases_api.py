@@ -32,7 +32,7 @@ from kiosk.domain.cases.states import (
 from kiosk.domain.cases.text import InvalidText
 from kiosk.hub.cases.actions import Access, ActionError, buttons, make_command
 from kiosk.hub.cases.store import CaseNotFound
-from kiosk.hub.console.cases import access, load_visible, store
+from kiosk.hub.console.cases import access, check_merge_target, load_visible, store
 from kiosk.hub.console.common import json_error, staff
 from kiosk.hub.models import CaseRow
 
@@ -197,6 +197,7 @@ def case_action(code: str, action: str) -> Response | tuple[Response, int]:
         command = make_command(
             action, body, Actor("staff", user.username, unit), stored.case, store().directory
         )
+        check_merge_target(command, who)
         case = store().act(
             stored.row.code,
             command,
