@@ -182,6 +182,12 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--user", required=True, help="the staff user")
     token.add_argument("--label", default="", help="create: what the token is for")
     token.add_argument("--unit", help="grant-unit: the case unit the user handles")
+    token.add_argument("--days", type=int, default=90, help="create: days until it expires")
+    token.add_argument(
+        "--allow-admin",
+        action="store_true",
+        help="create: also for an admin or a TOTP user (a token skips the second factor)",
+    )
     token.set_defaults(func=_cmd_token)
     return parser
 

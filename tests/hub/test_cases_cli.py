@@ -32,5 +32,10 @@ def test_token_create_prints_a_token_once_that_then_works(
     assert "no user 'nobody'" in capsys.readouterr().err
     assert main(["token", "grant-unit", "--user", "clerk", "--unit", "sq-dongfeng"]) == 0
     assert main(["token", "grant-unit", "--user", "clerk", "--unit", "nowhere"]) == 1
+    add_user(database, "boss", "correct horse battery", role="admin")
+    assert main(["token", "create", "--user", "boss"]) == 1
+    assert "--allow-admin" in capsys.readouterr().err
+    assert main(["token", "create", "--user", "boss", "--allow-admin", "--days", "7"]) == 0
+    assert user_for_token(database, capsys.readouterr().out.strip()) is not None
     assert main(["token", "revoke", "--user", "clerk"]) == 0
     assert user_for_token(database, token) is None

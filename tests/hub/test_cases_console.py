@@ -19,7 +19,7 @@ from kiosk.hub.cases.store import CaseStore
 from kiosk.hub.cases.tokens import create_token, revoke_tokens
 from kiosk.hub.desk import QueueDesk
 from kiosk.hub.models import ApiToken, CaseUnitMember, KioskEventRecord, User
-from kiosk.hub.users import add_user
+from kiosk.hub.users import UserError, add_user
 from kiosk.settings import Settings
 from tests.hub.cases_helpers import STAFF_COMMUNITY, STAFF_GRID, submit, submitted_record
 from tests.hub.conftest import FakeClock
@@ -248,6 +248,10 @@ def test_a_token_is_shown_once_stored_hashed_and_revocable(
     assert api.get("/open311/v2/requests.json", headers=auth).status_code == 401
 
 
+def _admin_token(store: CaseStore) -> str:
+    return create_token(store.database, "admin", actor="t", allow_admin=True)
+
+
 def test_open311_shape(app: Flask, store: CaseStore, clock: FakeClock) -> None:
     code = submit(store, 1, at=clock.now)
     closed = submit(store, 2, at=clock.now)
@@ -259,7 +263,7 @@ def test_open311_shape(app: Flask, store: CaseStore, clock: FakeClock) -> None:
     from kiosk.domain.cases.states import NotAdmissible
 
     store.act(closed, NotAdmissible(actor=STAFF_COMMUNITY, reason="重复诉求"))
-    auth = {"Authorization": f"Bearer {create_token(store.database, 'admin', actor='t')}"}
+    auth = {"Authorization": f"Bearer {_admin_token(store)}"}
     api = app.test_client()
     services = api.get("/open311/v2/services.json", headers=auth).get_json()
     assert {"service_code", "service_name", "description", "metadata", "type"} <= set(services[0])
@@ -369,3 +373,46 @@ def test_a_merge_target_outside_the_handler_s_units_is_as_missing(
     assert store.get(west).case.absorbed == ()
     done = api.post(merge, json={"target": east_too, "reason": "重复"}, headers=auth)
     assert done.status_code == 200 and store.get(east_too).case.absorbed == (east,)
+
+
+def test_a_token_opens_only_the_cases_api_and_open311(
+    app: Flask, store: CaseStore, clock: FakeClock
+) -> None:
+    """A leaked token must not run the console: fleet, users, queue need a login + TOTP."""
+    submit(store, 1, at=clock.now)
+    auth = {
+        "Authorization": f"Bearer {_admin_token(store)}",
+        "Accept": "application/json",
+    }
+    api = app.test_client()
+    assert api.get("/open311/v2/requests.json", headers=auth).status_code == 200
+    assert api.get("/api/cases/MQ-2024-9999-A", headers=auth).status_code == 404  # let in
+    for path in ("/fleet", "/api/fleet", "/audit", "/cases", "/"):
+        answer = api.get(path, headers=auth)
+        assert answer.status_code in (302, 401), (path, answer.status_code)
+
+
+def test_tokens_expire_note_their_use_and_are_refused_for_admins_and_totp_users(
+    app: Flask, store: CaseStore, clock: FakeClock
+) -> None:
+    with pytest.raises(UserError, match="second factor"):
+        create_token(store.database, "admin", actor="t")
+    enable = store.database.write()
+    with enable as session:
+        user = session.scalar(select(User).where(User.username == "clerk"))
+        assert user is not None
+        user.totp_secret = "JBSWY3DPEHPK3PXP"  # noqa: S105 - a test secret
+    with pytest.raises(UserError, match="second factor"):
+        create_token(store.database, "clerk", actor="t")
+    with pytest.raises(UserError, match="1-365 days"):
+        create_token(store.database, "gridder", actor="t", days=0)
+    token = create_token(store.database, "gridder", actor="t", days=1)
+    auth = {"Authorization": f"Bearer {token}"}
+    api = app.test_client()
+    assert api.get("/open311/v2/requests.json", headers=auth).status_code == 200
+    with store.database.write() as session:
+        row = session.scalar(select(ApiToken))
+        assert row is not None and row.last_used_at is not None
+        assert row.expires_at - row.created_at == timedelta(days=1)
+        row.expires_at = row.created_at - timedelta(seconds=1)  # as if a day went by
+    assert api.get("/open311/v2/requests.json", headers=auth).status_code == 401

@@ -17,6 +17,7 @@ from kiosk.hub.models import ApiToken, CaseUnit, CaseUnitMember, User
 from kiosk.hub.users import StaffUser, UserError, load_user
 
 DEFAULT_DAYS = 90
+MAX_DAYS = 365
 PREFIX = "kst_"  # recognisable in a leaked config file or a secret scanner
 
 
@@ -24,24 +25,43 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(database: Database, username: str, label: str = "", *, actor: str) -> str:
-    """A new token for ``username``; the caller shows it once, the hub keeps the hash."""
+def create_token(
+    database: Database,
+    username: str,
+    label: str = "",
+    *,
+    actor: str,
+    days: int = DEFAULT_DAYS,
+    allow_admin: bool = False,
+) -> str:
+    """A new token for ``username``; the caller shows it once, the hub keeps the hash.
+
+    A token skips the login's second factor, so admins and users with TOTP get one only
+    with ``allow_admin`` (``--allow-admin``). It expires after ``days`` (1-365)."""
+    if not 1 <= days <= MAX_DAYS:
+        raise UserError(f"a token lasts 1-{MAX_DAYS} days, not {days}")
     token = PREFIX + secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     with database.write() as session:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             raise UserError(f"no user {username!r}")
+        if (user.role == "admin" or user.totp_secret) and not allow_admin:
+            raise UserError(
+                f"{username} is an admin or uses TOTP: a token would skip the second factor "
+                "(give --allow-admin if that is really meant)"
+            )
         session.add(
             ApiToken(
                 user_id=user.id,
                 token_hash=_digest(token),
                 label=label[:80],
                 created_at=now,
-                expires_at=now + timedelta(days=DEFAULT_DAYS),
+                expires_at=now + timedelta(days=days),
             )
         )
-        audit.record(session, now, actor, "token.create", username, detail={"label": label[:80]})
+        detail = {"label": label[:80], "days": days, "privileged": allow_admin}
+        audit.record(session, now, actor, "token.create", username, detail=detail)
     return token
 
 
@@ -60,16 +80,30 @@ def revoke_tokens(database: Database, username: str, *, actor: str) -> int:
 
 
 def user_for_token(database: Database, token: str) -> StaffUser | None:
-    """The enabled user the token belongs to, or None (unknown, revoked, disabled)."""
+    """The enabled user the token belongs to, or None (unknown, revoked, expired,
+    disabled). Notes ``last_used_at`` (at most once a minute: no write per request)."""
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
+    now = datetime.now(UTC)
     with database.read() as session:
-        username = session.scalar(
-            select(User.username)
-            .join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
-        )
-    return load_user(database, username) if username else None
+        found = session.execute(
+            select(ApiToken.id, ApiToken.last_used_at, User.username)
+            .join(User, ApiToken.user_id == User.id)
+            .where(
+                ApiToken.token_hash == _digest(token),
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > now,
+            )
+        ).first()
+    if found is None:
+        return None
+    token_id, last_used, username = found
+    if last_used is None or now - last_used > timedelta(minutes=1):
+        with database.write() as session:
+            row = session.get(ApiToken, token_id)
+            if row is not None:
+                row.last_used_at = now
+    return load_user(database, username)
 
 
 def bearer(header: str | None) -> str | None:
@@ -101,7 +135,15 @@ def cli_token(database_url: str, args: argparse.Namespace) -> int:
     try:
         if args.action == "create":
             # The only time the token is shown: stdout, nothing else on that line.
-            print(create_token(database, args.user, args.label, actor="cli:token"))
+            token = create_token(
+                database,
+                args.user,
+                args.label,
+                actor="cli:token",
+                days=args.days,
+                allow_admin=args.allow_admin,
+            )
+            print(token)
         elif args.action == "revoke":
             count = revoke_tokens(database, args.user, actor="cli:token")
             print(f"{count} token(s) of {args.user} revoked", file=sys.stderr)

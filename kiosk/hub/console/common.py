@@ -190,13 +190,19 @@ def _require_login() -> Response | None:
     if request.blueprint in PUBLIC_BLUEPRINTS or request.endpoint == "static":
         return None
     g.staff = _session_user()
-    if g.staff is None and wants_json():
+    if g.staff is None and request.blueprint in TOKEN_BLUEPRINTS:
         g.staff = _bearer_user()
     if request.endpoint in PUBLIC_ENDPOINTS or g.staff is not None:
         return None
     if wants_json():
         return json_error(401, "login_required", "请先登录（log in first）")
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+# Where a staff API token is accepted: the cases JSON API and Open311 only (docs/hub.md).
+# Everywhere else needs a console login (with its TOTP), so a leaked token cannot run
+# the fleet, the users or the queue.
+TOKEN_BLUEPRINTS = frozenset({"cases_api"})
 
 
 def _bearer_user() -> StaffUser | None:
