@@ -3,8 +3,10 @@ visibility, text shown as text, the public board, CSV, tokens and Open311."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import yaml
@@ -13,12 +15,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from kiosk.domain.cases.states import Accept, Claim, Dispatch, Note, Resolve
+from kiosk.domain.identity import check_char, person_key
 from kiosk.hub.app import create_app
 from kiosk.hub.cases.setup import build_store
 from kiosk.hub.cases.store import CaseStore
 from kiosk.hub.cases.tokens import create_token, revoke_tokens
 from kiosk.hub.desk import QueueDesk
-from kiosk.hub.models import ApiToken, CaseUnitMember, KioskEventRecord, User
+from kiosk.hub.models import ApiToken, CaseRow, CaseUnitMember, KioskEventRecord, User
 from kiosk.hub.users import UserError, add_user
 from kiosk.settings import Settings
 from tests.hub.cases_helpers import STAFF_COMMUNITY, STAFF_GRID, submit, submitted_record
@@ -416,3 +419,72 @@ def test_tokens_expire_note_their_use_and_are_refused_for_admins_and_totp_users(
         assert row.expires_at - row.created_at == timedelta(days=1)
         row.expires_at = row.created_at - timedelta(seconds=1)  # as if a day went by
     assert api.get("/open311/v2/requests.json", headers=auth).status_code == 401
+
+
+def _id_number() -> str:
+    first17 = "11010519491231002"
+    return first17 + check_char(first17)
+
+
+def test_filing_on_behalf_keeps_no_raw_identity_in_the_database_or_logs(
+    settings: Settings,
+    desk: QueueDesk,
+    store: CaseStore,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = tmp_path / "deployment.secret"
+    secret.write_text("s" * 32)
+    hub = settings.hub.model_copy(update={"deployment_secret_file": secret})
+    app = create_app(
+        settings.model_copy(update={"hub": hub}), desk, secret_key=b"k" * 32, cases=store
+    )
+    add_user(desk.database, "clerk", PASSWORD, role="case_handler")
+    _member(store, "clerk", "sq-dongfeng")
+    caplog.set_level(logging.DEBUG)
+    clerk = _login(app, "clerk")
+    number, phone, name = _id_number(), "13812345678", "张三丰"
+    form = {
+        "csrf_token": _csrf(clerk, "/cases/new"),
+        "channel": "proposal",
+        "category": "environment",
+        "grid": "wg-df2",
+        "title": "垃圾桶满了",
+        "description": "",
+        "as_unit": "sq-dongfeng",
+        "reason": "老人来电",
+        "id_number": number[:-1] + "0" if number[-1] != "0" else number[:-1] + "1",
+        "name": name,
+        "phone": phone,
+        "contact_ok": "1",
+    }
+    refused = clerk.post("/cases/new", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "check digit" in refused and form["id_number"] not in refused
+    form["id_number"] = number.lower()  # the check X or digit, typed as it comes
+    done = clerk.post("/cases/new", data=form)
+    assert done.status_code == 302
+    code = done.headers["Location"].rsplit("/", 1)[1]
+    resident = store.get(code).case.submission.resident
+    assert resident is not None
+    assert resident.person_key == person_key(b"s" * 32, number)  # the kiosk's key
+    assert resident.masked_name == "张**" and resident.masked_phone == "138****5678"
+    desk.database.dispose()
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("hub.sqlite3*"))
+    assert resident.person_key.encode() in stored  # the files read are the case's
+    for raw in (number, phone, name, number[6:14] + number[14:]):
+        assert raw.encode() not in stored, raw
+        assert raw not in caplog.text, raw
+    assert (
+        clerk.post(
+            "/cases/new", data={**form, "id_number": "", "phone": "", "channel": "proposal"}
+        ).status_code
+        == 302
+    )  # refused with a message, redirected back
+    assert len(store.rows(CaseRow.channel == "proposal")) == 1
+
+
+def test_the_console_s_phone_key_is_the_kiosk_s() -> None:
+    from kiosk.hub.console.cases import phone_key as hub_key
+    from kiosk.touch.casework import phone_key as kiosk_key
+
+    assert hub_key(b"s" * 32, "13812345678") == kiosk_key(b"s" * 32, "138 1234 5678")

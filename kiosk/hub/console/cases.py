@@ -9,6 +9,8 @@ is in :mod:`kiosk.hub.console.cases_board`.
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +29,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from kiosk.domain.cases.metrics import CaseMetrics, Period, case_metrics, metrics_by_unit
-from kiosk.domain.cases.model import Actor, Resident, Submission
+from kiosk.domain.cases.model import Actor, Channel, Resident, Submission
 from kiosk.domain.cases.public import CHANNEL_LABELS
 from kiosk.domain.cases.sla import current_clock, is_overdue
 from kiosk.domain.cases.states import (
@@ -40,6 +42,13 @@ from kiosk.domain.cases.states import (
     open311_status,
 )
 from kiosk.domain.cases.text import InvalidText
+from kiosk.domain.identity import (
+    mask_name,
+    mask_phone,
+    person_key,
+    validate_id_number,
+    validate_phone,
+)
 from kiosk.domain.queue import CENTRE_TIMEZONE
 from kiosk.hub.cases.actions import (
     ACTION_LABELS,
@@ -53,6 +62,7 @@ from kiosk.hub.cases.actions import (
 from kiosk.hub.cases.store import CaseNotFound, CaseStore, StoredCase
 from kiosk.hub.console.common import context, staff
 from kiosk.hub.models import CaseRow
+from kiosk.hub.options import read_secret
 from kiosk.hub.users import StaffUser
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -386,26 +396,15 @@ def _submit_for(code: str, form: Any, user: StaffUser, unit: str) -> Submit:
     category = form.get("category", "")
     if category not in d.categories:
         raise ValueError("请选择类别")
-    phone = (form.get("masked_phone") or "").strip() or None
-    key = (form.get("person_key") or "").strip() or None
-    resident = (
-        Resident(
-            key,
-            masked_name=(form.get("masked_name") or "").strip() or None,
-            masked_phone=phone,
-            contact_ok=bool(phone and form.get("contact_ok")),
-        )
-        if key
-        else None
-    )
+    channel: Channel = "proposal" if form.get("channel") == "proposal" else "box"
     submission = Submission(
-        channel="proposal" if form.get("channel") == "proposal" else "box",
+        channel=channel,
         category=category,
         place=d.place(form.get("grid", ""), form.get("building") or None),
         title=form.get("title", ""),
         description=form.get("description", ""),
         terms=d.terms(category),
-        resident=resident,
+        resident=_resident(form, channel),
     )
     return Submit(
         actor=Actor("staff", user.username, unit),
@@ -413,6 +412,48 @@ def _submit_for(code: str, form: Any, user: StaffUser, unit: str) -> Submit:
         submission=submission,
         reason=form.get("reason") or None,
     )
+
+
+def _resident(form: Any, channel: Channel) -> Resident | None:
+    """The resident as the kiosk would send them: a person key made here with the
+    deployment secret, and masked forms. The raw ID number and phone live only in this
+    request's memory: never stored, never logged, never echoed (DESIGN.md §4)."""
+    number = (form.get("id_number") or "").strip()
+    phone = (form.get("phone") or "").strip()
+    if channel == "proposal" and not number:
+        raise ValueError("党员提案需要群众的身份证号（a proposal needs the ID number）")
+    if not number and not phone:
+        return None
+    secret = _deployment_secret()
+    digits = validate_phone(phone) if phone else None  # InvalidPhone: a ValueError
+    if number:
+        key = person_key(secret, validate_id_number(number).value)
+    else:
+        assert digits is not None  # noqa: S101 - one of the two was given
+        key = phone_key(secret, digits)
+    name = (form.get("name") or "").strip()
+    return Resident(
+        key,
+        masked_name=mask_name(name) or None,
+        masked_phone=mask_phone(digits) if digits else None,
+        contact_ok=bool(digits and form.get("contact_ok")),
+    )
+
+
+def _deployment_secret() -> bytes:
+    secret = read_secret(context().settings.hub.deployment_secret_file)
+    if secret is None:
+        raise ValueError(
+            "中心未配置部署密钥，不能登记身份（hub.deployment_secret_file is not set）"
+        )
+    return secret
+
+
+def phone_key(secret: bytes, phone: str) -> str:
+    """The kiosk's key for a resident known by a mobile number (the same HMAC as
+    ``kiosk.touch.casework.phone_key``, so 代办 and the kiosk give one person one key)."""
+    message = b"phone:" + validate_phone(phone).encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
 # --- metrics -------------------------------------------------------------------------
