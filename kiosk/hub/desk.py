@@ -80,11 +80,6 @@ class QueueDesk:
         with self.database.write() as session:
             fleet.record_uplink(session, kiosk, up, self.now())
 
-    def seen(self, kiosk: str) -> None:
-        """Any other message of the kiosk's own (an event); Refused if it is revoked."""
-        with self.database.write() as session:
-            fleet.record_seen(session, kiosk, self.now())
-
     def kiosks(
         self, centre: str | None = None, *, scope: frozenset[str] | None = None
     ) -> list[KioskView]:

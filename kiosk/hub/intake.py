@@ -45,6 +45,9 @@ EventApplier = Callable[[Session, str, E], AfterCommit | None]
 # that are idempotent themselves (a help alert that is already open stays one alert).
 IdempotentEffect = Callable[[str, E], None]
 Acknowledge = Callable[[str, list[str]], None]
+# Runs first in the event's transaction: notes the kiosk as seen, and raises to refuse a
+# kiosk that may not speak (revoked). One transaction, so one fsync, per event.
+Admit = Callable[[Session, str], None]
 
 
 class EventRefused(ValueError):
@@ -66,8 +69,10 @@ class EventIntake:
         *,
         clock: Callable[[], datetime],
         duplicates: Counter,
+        admit: Admit | None = None,
     ) -> None:
         self._database = database
+        self._admit = admit
         self._acknowledge = acknowledge
         self._clock = clock
         self._duplicates = duplicates
@@ -114,9 +119,13 @@ class EventIntake:
             if self._seen(message.id):
                 self._duplicates.inc(type=event_type)
                 return None
+            with self._database.write() as session:
+                self._admitted(session, kiosk)  # before the effect, in a transaction of its own
             spec.effect(kiosk, message)
         try:
             with self._database.write() as session:
+                if spec.effect is None:
+                    self._admitted(session, kiosk)
                 if session.get(KioskEventRecord, message.id) is not None:
                     self._duplicates.inc(type=event_type)
                     return None
@@ -129,6 +138,10 @@ class EventIntake:
             self._duplicates.inc(type=event_type)
             return None
         return after
+
+    def _admitted(self, session: Session, kiosk: str) -> None:
+        if self._admit is not None:
+            self._admit(session, kiosk)
 
     def _seen(self, event_id: str) -> bool:
         with self._database.read() as session:

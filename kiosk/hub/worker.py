@@ -109,7 +109,11 @@ class HubWorker:
         self.rpc.register("ticket.take", self._timed("ticket.take", self._ticket_take))
         self.rpc.register("ticket.lease", self._timed("ticket.lease", self._ticket_lease))
         self.intake = EventIntake(
-            desk.database, self._acknowledge, clock=desk.now, duplicates=self.metrics.duplicates
+            desk.database,
+            self._acknowledge,
+            clock=desk.now,
+            duplicates=self.metrics.duplicates,
+            admit=lambda session, kiosk: fleet.record_seen(session, kiosk, desk.now()),
         )
         self.intake.register(topics.TICKET_ISSUED, TicketIssued, self._file_offline_ticket)
         self.intake.register(HELP_REQUESTED, HelpRequested, self._help_requested)
@@ -237,7 +241,6 @@ class HubWorker:
             # Kiosk A may publish only under its own topics (the broker sees to that), but
             # what it writes inside them is its own: it must not speak for kiosk B.
             raise InvalidPayload(f"event of kiosk {header.kiosk!r} on {where.kiosk!r}'s topic")
-        self._desk.seen(where.kiosk)
         if where.name is None:
             raise InvalidPayload(f"no event type in {topic}")
         self.intake.handle(where.kiosk, where.name, header.id, payload)
@@ -271,7 +274,7 @@ class HubWorker:
             tickets.file_offline_ticket(session, centre, message, kiosk=kiosk, now=self._desk.now())
         except tickets.OfflineTicketRefused as err:
             raise EventRefused(str(err)) from err
-        return lambda: self.publish_board(self._desk.board(centre.code))
+        return None  # the board shows calls; a ticket joining the queue changes none
 
     def _on_bridge_state(self, topic: str, payload: bytes, _props: Properties | None) -> None:
         client_id = topic.split("/")[3]

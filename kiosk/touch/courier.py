@@ -57,9 +57,10 @@ class Courier:
     def wake(self) -> None:
         self._wake.set()
 
-    def replay(self, spread: float) -> None:
-        """The link is back (or the hub is): send everything waiting, within ``spread`` s."""
-        self._outbox.retry_now(spread)
+    def replay(self, after: float, spread: float) -> None:
+        """The link is back (or the hub is): send everything waiting again, in ``after`` to
+        ``after + spread`` seconds; new events still go at once."""
+        self._outbox.retry_soon(after, spread)
         self.wake()
 
     def _run(self) -> None:

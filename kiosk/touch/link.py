@@ -57,6 +57,7 @@ MAX_TRACKED_JOBS = 256  # print results kept; a kiosk prints a few hundred slips
 PRINT_RESEND_AFTER = 5.0  # seconds without a word from the bridge before a job goes again
 PRINT_RESEND_FOR = 600.0  # seconds a job is resent for; later a person has to look
 OUTBOX_FILE = "touch.sqlite3"  # in settings.state_dir: the outbox and other kiosk-local tables
+REPLAY_GRACE = 3.0  # seconds a returning hub has to ack what the brokers kept for it
 PROBE_EVERY = 10.0  # seconds between asks of a hub that stopped answering (see probe_hub)
 
 HubStatus = Literal["unknown", "online", "offline", "unreachable"]
@@ -385,7 +386,8 @@ class KioskLink:
 
     def _replay(self) -> None:
         if self._courier is not None:
-            self._courier.replay(self._touch.outbox_replay_spread)
+            grace = min(REPLAY_GRACE, self._touch.outbox_retry)
+            self._courier.replay(grace, self._touch.outbox_replay_spread)
 
     def _on_ack(self, _topic: str, payload: bytes, _props: Properties | None) -> None:
         ack = decode(EventAck, payload)

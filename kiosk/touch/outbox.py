@@ -159,12 +159,15 @@ class Outbox:
                 [(e.attempts + 1, now + self.backoff.delay(e.attempts + 1), e.seq) for e in events],
             )
 
-    def retry_now(self, spread: float = 0.0) -> None:
-        """Make every waiting event due (the link is back), within ``spread`` seconds."""
+    def retry_soon(self, after: float = 0.0, spread: float = 0.0) -> None:
+        """Every event already sent goes again in ``after`` to ``after + spread`` seconds
+        (each its own moment): the link is back. The grace lets acks for what the brokers
+        kept arrive first, so a returning hub is not handed everything twice."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE outbox SET next_attempt_at = ? WHERE attempts > 0",
-                (time.time() + random.uniform(0, spread),),  # noqa: S311 (jitter)
+                "UPDATE outbox SET next_attempt_at = ? + (abs(random()) % 1000000) / 1e6 * ?"
+                " WHERE attempts > 0",
+                (time.time() + after, spread),
             )
 
     def depth(self) -> int:

@@ -99,13 +99,18 @@ def test_back_off_doubles_up_to_a_ceiling_with_bounded_jitter() -> None:
     assert backoff.delay(1, rand=lambda: 1.0) == pytest.approx(12.0)
 
 
-def test_a_replay_makes_everything_waiting_due_again(outbox: Outbox) -> None:
-    outbox.add("help.requested", _event(1))
+def test_a_replay_makes_everything_waiting_due_again_after_a_grace(outbox: Outbox) -> None:
+    for i in range(1, 4):
+        outbox.add("help.requested", _event(i))
     now = time.time()
     outbox.sent(outbox.due(now, 10), now)
     assert outbox.due(now, 10) == []
-    outbox.retry_now(spread=0.0)
-    assert len(outbox.due(time.time() + 0.01, 10)) == 1
+    outbox.retry_soon(after=1.0, spread=0.5)
+    assert outbox.due(time.time() + 0.9, 10) == [], "the grace first"
+    assert len(outbox.due(time.time() + 1.6, 10)) == 3
+    with outbox.transaction() as db:
+        moments = {row[0] for row in db.execute("SELECT next_attempt_at FROM outbox")}
+    assert len(moments) == 3, "each event its own moment within the spread"
 
 
 def test_the_courier_keeps_at_most_a_window_waiting_for_acks(outbox: Outbox) -> None:
@@ -143,7 +148,7 @@ def test_the_courier_sends_nothing_while_disconnected(outbox: Outbox) -> None:
         time.sleep(0.2)
         assert sent == [] and outbox.depth() == 1
         connected.set()
-        courier.replay(spread=0.0)
+        courier.replay(after=0.0, spread=0.0)
         eventually(lambda: len(sent) == 1, "the event once the link is back")
     finally:
         courier.stop()
