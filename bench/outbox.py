@@ -107,11 +107,12 @@ def run(state: Path, supervisor: int, info: dict[str, Any], tickets: int) -> int
     numbers = [n for n, _ in offline]
     ms = sorted(t * 1000 for _, t in offline)
     leased = sum(1 for n in numbers if "-" not in n)
+    p95 = ms[int(0.95 * (len(ms) - 1))]
     print(
         "\n".join(
             [
                 f"offline: {tickets} tickets in {elapsed:.2f} s = {tickets / elapsed:.0f}/s, "
-                f"HTTP p50 {statistics.median(ms):.1f} ms  p95 {ms[int(0.95 * (len(ms) - 1))]:.1f} ms",
+                f"HTTP p50 {statistics.median(ms):.1f} ms  p95 {p95:.1f} ms",
                 f"  leased numbers {leased}, fallback numbers {tickets - leased}, "
                 f"outbox depth {depth}",
                 f"hub back at the kiosk after {back:.1f} s; outbox drained {drain:.1f} s later "
