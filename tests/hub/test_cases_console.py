@@ -488,3 +488,23 @@ def test_the_console_s_phone_key_is_the_kiosk_s() -> None:
     from kiosk.touch.casework import phone_key as kiosk_key
 
     assert hub_key(b"s" * 32, "13812345678") == kiosk_key(b"s" * 32, "138 1234 5678")
+
+
+def test_an_event_id_of_another_case_is_a_conflict_not_a_silent_no_op(
+    app: Flask, store: CaseStore, clock: FakeClock
+) -> None:
+    first = submit(store, 1, at=clock.now)
+    second = submit(store, 2, at=clock.now)
+    auth = {"Authorization": f"Bearer {create_token(store.database, 'clerk', actor='t')}"}
+    api = app.test_client()
+    body = {"summary": "路灯", "event_id": "platform-42"}
+    assert (
+        api.post(f"/api/cases/{first}/actions/accept", json=body, headers=auth).status_code == 200
+    )
+    again = api.post(f"/api/cases/{first}/actions/accept", json=body, headers=auth)
+    assert again.status_code == 200  # a retry on the same case: a no-op
+    taken = api.post(f"/api/cases/{second}/actions/accept", json=body, headers=auth)
+    assert taken.status_code == 409 and taken.get_json()["error"] == "event_id_taken"
+    assert store.get(second).row.state == "submitted"
+    note = {"text": "x", "event_id": "platform-42"}
+    assert api.post(f"/api/cases/{second}/actions/note", json=note, headers=auth).status_code == 409

@@ -78,6 +78,10 @@ class CaseConflict(ValueError):
     """The event cannot be stored: another case already has that code, and so on."""
 
 
+class EventIdTaken(CaseConflict):
+    """A client's event id already belongs to another case: not a retry, a mistake."""
+
+
 class RateLimited(Exception):
     """Too many cases or supports from one kiosk or one resident; the message says so."""
 
@@ -187,9 +191,9 @@ class CaseStore:
         for attempt in range(MAX_RETRIES):
             try:
                 with self.database.write() as session:
-                    if _seen(session, event_id):
-                        return self._load(session, code).case
                     stored = self._load(session, code)
+                    if _retried(session, event_id, stored):
+                        return stored.case
                     case = self._append(session, stored, command, event_id)
                     if isinstance(command, Merge):
                         self._absorb(session, stored.case, command, event_id)
@@ -223,7 +227,9 @@ class CaseStore:
                 merge.action, source.state, f"{target.case.code} is already resolved"
             )
         absorb = Absorb(actor=merge.actor, source=source.code, reason=merge.reason)
-        self._append(session, target, absorb, event_id[:57] + ":absorb")
+        absorb_id = event_id[:57] + ":absorb"
+        _retried(session, absorb_id, target)  # taken by any case: EventIdTaken
+        self._append(session, target, absorb, absorb_id)
 
     @staticmethod
     def _insert_event(session: Session, case_id: int, event: CaseEvent, event_id: str) -> None:
@@ -498,10 +504,10 @@ class CaseStore:
             row = session.scalar(select(CaseRow).where(CaseRow.support_token == token))
             if row is None:
                 raise CaseNotFound("no such case to support")
-            if _seen(session, event_id):
-                return replay(self._events(session, row.id))
-            self._support_limit(session, kiosk, person_key)
             stored = StoredCase(row, replay(self._events(session, row.id)))
+            if _retried(session, event_id, stored):
+                return stored.case
+            self._support_limit(session, kiosk, person_key)
             actor = Actor("resident", person_key or "anonymous")
             case = self._append(session, stored, Support(actor=actor), event_id)
             session.add(
@@ -591,9 +597,15 @@ def _same_slip(session: Session, kiosk: str | None, event: CaseEvent) -> int | N
     return None
 
 
-def _seen(session: Session, event_id: str) -> bool:
-    found = session.scalar(select(CaseEventRow.id).where(CaseEventRow.event_id == event_id))
-    return found is not None
+def _retried(session: Session, event_id: str, stored: StoredCase) -> bool:
+    """True when ``event_id`` is already one of this case's events (a retry: a no-op);
+    :class:`EventIdTaken` when another case's."""
+    owner = session.scalar(select(CaseEventRow.case_id).where(CaseEventRow.event_id == event_id))
+    if owner is None:
+        return False
+    if owner != stored.row.id:
+        raise EventIdTaken(f"event id {event_id[:64]} belongs to another case")
+    return True
 
 
 def _normal(code: str) -> str:

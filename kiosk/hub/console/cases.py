@@ -59,7 +59,7 @@ from kiosk.hub.cases.actions import (
     buttons,
     make_command,
 )
-from kiosk.hub.cases.store import CaseNotFound, CaseStore, StoredCase
+from kiosk.hub.cases.store import CaseConflict, CaseNotFound, CaseStore, StoredCase
 from kiosk.hub.console.common import context, staff
 from kiosk.hub.models import CaseRow
 from kiosk.hub.options import read_secret
@@ -336,7 +336,7 @@ def act(code: str, action: str) -> Response:
         )
         check_merge_target(command, who)
         store().act(stored.row.code, command, remote_addr=request.remote_addr)
-    except (TransitionRefused, InvalidText, ActionError, CaseNotFound) as err:
+    except (TransitionRefused, InvalidText, ActionError, CaseNotFound, CaseConflict) as err:
         flash(f"未能{ACTION_LABELS.get(action, action)}：{err}", "empty")
     else:
         flash(f"已{ACTION_LABELS.get(action, action)}", "called")

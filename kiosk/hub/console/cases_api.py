@@ -31,7 +31,7 @@ from kiosk.domain.cases.states import (
 )
 from kiosk.domain.cases.text import InvalidText
 from kiosk.hub.cases.actions import Access, ActionError, buttons, make_command
-from kiosk.hub.cases.store import CaseNotFound
+from kiosk.hub.cases.store import CaseNotFound, EventIdTaken
 from kiosk.hub.console.cases import access, check_merge_target, load_visible, store
 from kiosk.hub.console.common import json_error, staff
 from kiosk.hub.models import CaseRow
@@ -206,6 +206,8 @@ def case_action(code: str, action: str) -> Response | tuple[Response, int]:
         )
     except TransitionRefused as err:
         return json_error(409, "refused", str(err)), 409
+    except EventIdTaken as err:
+        return json_error(409, "event_id_taken", str(err)), 409
     except (InvalidText, ActionError) as err:
         return json_error(400, "invalid", str(err)), 400
     except CaseNotFound as err:
