@@ -54,7 +54,7 @@ def format_ticket_number(prefix: str, number: int) -> str:
 LEASED_NUMBERS = range(9001, 10_000)
 ONLINE_SKIP_TO = 10_000  # online numbering jumps over the leased range if it ever gets there
 FALLBACK_BASE = 100_000
-LEASE_BLOCK = 10  # numbers per lease; a kiosk asks again when fewer than half are left
+LEASE_BLOCK = 20  # numbers per lease; a kiosk asks again when fewer than half are left
 
 
 def next_online_number(last: int) -> int:

@@ -372,7 +372,7 @@ def tickets_of_day(session: Session, centre: str, day: date) -> list[TicketRow]:
 
 # --- numbers for kiosks that lose the hub ------------------------------------------------
 
-MAX_LEASES_PER_DAY = 20  # per kiosk and service: a kiosk asking more often is broken
+MAX_LEASES_PER_DAY = 10  # per kiosk and service: a kiosk asking more often is broken
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,10 @@ def test_leases_are_consecutive_blocks_from_the_leased_range(desk: QueueDesk) ->
     first = desk.lease("k1", "social")
     second = desk.lease("k2", "social")
     other = desk.lease("k1", "civil")
-    assert (first.first, first.last) == (LEASED_NUMBERS.start, LEASED_NUMBERS.start + 9)
+    assert (first.first, first.last) == (
+        LEASED_NUMBERS.start,
+        LEASED_NUMBERS.start + LEASE_BLOCK - 1,
+    )
     assert (second.first, second.last) == (first.last + 1, first.last + LEASE_BLOCK)
     assert other.first == LEASED_NUMBERS.start, "each service has its own range"
 
