@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from kiosk.domain.cases.codes import slip_qr
 from kiosk.domain.queue import CENTRE_TIMEZONE
 
 Align = Literal["left", "center", "right"]
@@ -124,17 +125,20 @@ class CaseSlip:
     accept_due: datetime
     identity: str | None = None
     saved_offline: bool = False
+    rating_pin: str | None = None  # 评价码 (kiosk.domain.cases.codes.rating_pin of ``code``)
 
 
 CASE_TITLE_ON_SLIP = 40  # characters of the title printed; the full text is on the hub
 
 
 def case_receipt(slip: CaseSlip) -> Receipt:
-    """The case slip: the tracking code large, and a QR of exactly that code.
+    """The case slip: the tracking code large, the rating PIN, and a QR of both.
 
-    The QR holds only the code (no URL, no personal data), so a scanner at the kiosk types
-    it into 查进度 and a phone shows the same text the slip prints. The title is cut to one
-    or two lines; it is printed as text, so markup in it prints as typed.
+    The QR holds the code and, when there is one, ``#`` and the rating PIN
+    (``MQ-2026-0042-K#123456``, ``codes.slip_qr``): no URL, no personal data, so a scanner
+    at the kiosk types it into 查进度 and a phone shows the same text the slip prints. The
+    PIN lets the slip's holder rate the case (docs/cases.md "Who may rate"). The title is
+    cut to one or two lines; it is printed as text, so markup in it prints as typed.
     """
     submitted = slip.submitted_at.astimezone(CENTRE_TIMEZONE).strftime("%Y-%m-%d %H:%M")
     due = slip.accept_due.astimezone(CENTRE_TIMEZONE).strftime("%Y-%m-%d %H:%M")
@@ -146,7 +150,11 @@ def case_receipt(slip: CaseSlip) -> Receipt:
         Text(slip.channel_name, align="center", scale=2, bold=True),
         Text("查询码", align="center"),
         Text(slip.code, align="center", scale=2, bold=True),
-        QrCode(slip.code),
+    ]
+    if slip.rating_pin:
+        blocks.append(Text(f"评价码 {slip.rating_pin}", align="center", bold=True))
+    blocks += [
+        QrCode(slip_qr(slip.code, slip.rating_pin)),
         Text(f"类别：{slip.category_name}"),
         Text(f"事项：{title}"),
         Text(f"提交时间：{submitted}"),
@@ -160,6 +168,7 @@ def case_receipt(slip: CaseSlip) -> Receipt:
         blocks.append(Text("已保存，联网后自动上传", bold=True))
     blocks += [
         Text("凭查询码在本机“查进度”查看办理情况并评价", align="center"),
+        *([Text("评价码仅供本人评价，请勿告诉他人", align="center")] if slip.rating_pin else []),
         Cut(),
     ]
     return blocks

@@ -46,6 +46,7 @@ from kiosk.touch.casework import (
     Fault,
     checked_text,
     local_time,
+    scanned,
 )
 from kiosk.touch.context import touch_context
 from kiosk.touch.csrf import csrf_ok, same_origin
@@ -60,10 +61,13 @@ bp = Blueprint("cases", __name__)
 
 EXTENSION = "kiosk.touch.cases"
 DRAFT_KEY = "case_draft"
+FILED_KEY = "case_filed"  # the code this session just filed: its slip page shows the PIN
+PIN_KEY = "case_pin"  # {"code", "pin"} from a scanned slip QR, for the rating screens
 MAX_BODY = 64 * 1024  # a 2,000-character description escaped as \\uXXXX, with room to spare
 MAX_FIELD = 16 * 1024  # one form field: the description
 STEPS = 6  # category, place, title, description, identity, confirm
 _EVENT_ID = re.compile(r"^[0-9a-f]{32}$")
+_PIN = re.compile(r"[0-9]{6}")
 
 # --- what the resident is told ------------------------------------------------------------
 
@@ -120,6 +124,16 @@ PROBLEMS: dict[Fault, Problem] = {
         N_("No case has this tracking code. Please check it against your slip."),
     ),
     "cannot_rate": Problem("cannot_rate", 409, N_("This case cannot be rated now.")),
+    "bad_pin": Problem(
+        "bad_pin",
+        403,
+        N_("The rating code is not right. Please check the 6 digits on your slip."),
+    ),
+    "pin_required": Problem(
+        "pin_required",
+        403,
+        N_("Please enter the 6-digit rating code printed on your slip."),
+    ),
     "support_refused": Problem(
         "support_refused", 409, N_("Your voice is already counted for this problem.")
     ),
@@ -608,6 +622,7 @@ def submit() -> BaseResponse | str | tuple[str, int]:
     except CaseProblem as err:
         return _problem_page(err)
     case_desk().drop_draft(session.pop(DRAFT_KEY, None))
+    session[FILED_KEY] = filed.code
     return redirect(url_for("cases.slip", code=filed.code), code=303)
 
 
@@ -629,6 +644,8 @@ def slip(code: str) -> str | tuple[str, int]:
         accept_due=local_time(filed.accept_due),
         print_status=status,
         print_text=status_text,
+        # Only to the session that filed it: anyone may open /cases/slip/<code>.
+        rating_pin=filed.rating_pin if session.get(FILED_KEY) == filed.code else None,
         back=url_for("cases.start"),
     )
 
@@ -644,7 +661,12 @@ def progress() -> BaseResponse | str | tuple[str, int]:
             "cases/progress.html", value="", problem="", back=url_for("cases.start")
         )
     try:
-        found = case_desk().lookup(typed)
+        code, pin = scanned(typed)
+        if pin is not None:
+            # A slip's QR: keep the PIN for the rating screens, out of the address bar.
+            session[PIN_KEY] = {"code": code, "pin": pin}
+            return redirect(url_for("cases.progress", code=code), code=303)
+        found = case_desk().lookup(code)
     except CaseProblem as err:
         if err.fault in ("bad_code", "unknown_case"):
             page = render_template(
@@ -695,39 +717,107 @@ def rate(code: str) -> str:
 
 
 @bp.post("/cases/rate/<code>")
-def rated(code: str) -> str | tuple[str, int]:
+def rated(code: str) -> BaseResponse | str | tuple[str, int]:
+    """The comment form and the PIN form both post here. Without a PIN (typed now, or
+    scanned with the slip's QR) and without "my ID card", the PIN screen is shown first."""
     if not csrf_ok():
         return problem_page(wording.FORM_EXPIRED)
-    level = request.form.get("rating", "")
-    solved = request.form.get("solved", "") == "yes"
-    comment = request.form.get("comment", "")
-    event_id = request.form.get("event_id", "")
+    form = _RatingForm.posted(code)
+    try:
+        checked_text("comment", form.comment)
+    except CaseProblem as err:
+        return _comment_page(form, _text_problem(err)), 422
+    pin = None if form.with_card else form.pin if form.pin is not None else _scanned_pin(code)
+    if pin is None and not form.with_card:
+        return _pin_page(form, "")
     resident = touch_context().residents.current()
     try:
         result = case_desk().rate(
-            code, level, solved, comment, resident, event_id if _EVENT_ID.match(event_id) else None
+            code, form.level, form.solved == "yes", form.comment, resident, form.event_id, pin=pin
         )
     except CaseProblem as err:
+        if err.fault in ("bad_pin", "pin_required"):
+            session.pop(PIN_KEY, None)
+            return _pin_page(form, PROBLEMS[err.fault].message), PROBLEMS[err.fault].status
         if err.fault == "bad_text":
-            page = render_template(
-                "cases/rate.html",
-                code=code,
-                ask="comment",
-                level=level,
-                solved="yes" if solved else "no",
-                problem=_text_problem(err),
-                value=comment[:600],
-                event_id=new_id(),
-                levels=list(RATING_NAMES.items()),
-                back=url_for("cases.rate", code=code, rating=level),
-            )
-            return page, 422
+            return _comment_page(form, _text_problem(err)), 422
         return _problem_page(err)
+    session.pop(PIN_KEY, None)
     return render_template(
         "cases/rated.html",
         code=result.code,
-        rework=level == "unsatisfied",
+        rework=form.level == "unsatisfied",
         back=url_for("cases.start"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _RatingForm:
+    code: str
+    level: str
+    solved: str
+    comment: str
+    event_id: str | None
+    pin: str | None  # None: the form had no PIN field (the comment form)
+    with_card: bool
+
+    @classmethod
+    def posted(cls, code: str) -> _RatingForm:
+        event_id = request.form.get("event_id", "")
+        pin = request.form.get("pin")
+        return cls(
+            code=code,
+            level=request.form.get("rating", ""),
+            solved="yes" if request.form.get("solved", "") == "yes" else "no",
+            comment=request.form.get("comment", ""),
+            event_id=event_id if _EVENT_ID.match(event_id) else None,
+            pin=pin.strip()[:12] if pin is not None else None,
+            with_card=request.form.get("with_card") == "yes",
+        )
+
+
+def _scanned_pin(code: str) -> str | None:
+    """The PIN of a slip's QR scanned at 查进度, when it was for this code."""
+    held = session.get(PIN_KEY)
+    if not isinstance(held, dict):
+        return None
+    try:
+        canonical = scanned(code)[0]
+    except CaseProblem:
+        return None
+    pin = held.get("pin")
+    return pin if held.get("code") == canonical and isinstance(pin, str) else None
+
+
+def _comment_page(form: _RatingForm, problem: str) -> str:
+    return render_template(
+        "cases/rate.html",
+        code=form.code,
+        ask="comment",
+        level=form.level,
+        solved=form.solved,
+        problem=problem,
+        value=form.comment[:600],
+        event_id=form.event_id or new_id(),
+        levels=list(RATING_NAMES.items()),
+        back=url_for("cases.rate", code=form.code, rating=form.level),
+    )
+
+
+def _pin_page(form: _RatingForm, problem: str) -> str:
+    resident = touch_context().residents.current()
+    return render_template(
+        "cases/rate.html",
+        code=form.code,
+        ask="pin",
+        level=form.level,
+        solved=form.solved,
+        comment=form.comment[:600],
+        problem=problem,
+        event_id=form.event_id or new_id(),
+        has_card=resident is not None and resident.id_number is not None,
+        levels=list(RATING_NAMES.items()),
+        back=url_for("cases.rate", code=form.code, rating=form.level, solved=form.solved),
     )
 
 
@@ -736,7 +826,7 @@ def rated(code: str) -> str | tuple[str, int]:
 CASE_FIELDS = frozenset(
     {"channel", "category", "grid", "building", "title", "description", "phone", "contact_ok"}
 )
-RATING_FIELDS = frozenset({"rating", "solved", "comment"})
+RATING_FIELDS = frozenset({"rating", "solved", "comment", "pin"})
 
 
 def _api_problem(err: CaseProblem) -> ApiError:
@@ -798,17 +888,20 @@ def api_rate(code: str) -> Response:
     body = _json_object()
     problems = _unexpected(body, RATING_FIELDS)
     rating, solved, comment = body.get("rating"), body.get("solved"), body.get("comment", "")
-    if rating not in RATING_NAMES:
+    pin = body.get("pin")
+    if not isinstance(rating, str) or rating not in RATING_NAMES:
         problems.append("'rating' must be 'satisfied', 'basic' or 'unsatisfied'.")
     if not isinstance(solved, bool):
         problems.append("'solved' must be true or false.")
     if not isinstance(comment, str):
         problems.append("'comment' must be a string.")
+    if pin is not None and not (isinstance(pin, str) and _PIN.fullmatch(pin)):
+        problems.append("'pin' must be the 6 digits of the slip's rating code, as a string.")
     if problems:
         raise ApiError(wording.BAD_REQUEST, " ".join(problems))
     resident = touch_context().residents.current()
     try:
-        result = case_desk().rate(code, str(rating), bool(solved), str(comment), resident)
+        result = case_desk().rate(code, str(rating), bool(solved), str(comment), resident, pin=pin)
     except CaseProblem as err:
         raise _api_problem(err) from err
     answer = result.model_dump(mode="json")

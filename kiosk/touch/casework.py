@@ -34,6 +34,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -44,7 +45,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
-from kiosk.domain.cases.codes import InvalidTrackingCode, make_code, parse_code
+from kiosk.domain.cases.codes import (
+    InvalidTrackingCode,
+    make_code,
+    parse_code,
+    rating_pin,
+    split_scanned,
+)
 from kiosk.domain.cases.model import (
     ANONYMOUS,
     CHANNELS,
@@ -105,6 +112,7 @@ LOW_WATER = 5  # fewer left than this: ask for the next block in the background
 FLOOD_LIMIT = 10  # cases filed at this kiosk ...
 FLOOD_WINDOW = 600.0  # ... per this many seconds; the hub has its own limits too
 MAX_DRAFTS = 16  # drafts kept in memory (one screen: a handful is plenty)
+PIN_FORM = re.compile(r"[0-9]{6}")  # a rating PIN (评价码), ASCII digits
 
 R = TypeVar("R", bound=Params)
 T = TypeVar("T")
@@ -154,6 +162,8 @@ Fault = Literal[
     "bad_code",
     "unknown_case",
     "cannot_rate",
+    "bad_pin",
+    "pin_required",
     "support_refused",
     "rate_limited",
     "hub_refused",
@@ -185,6 +195,10 @@ def hub_fault(err: RpcTimeout | RpcFailed, refused: Fault = "cannot_rate") -> Ca
         return CaseProblem("rate_limited", str(err))
     if code in ("not_found", "unknown_case", "no_such_case"):
         return CaseProblem("unknown_case", str(err))
+    if code == "bad_pin":
+        return CaseProblem("bad_pin", str(err), "pin")
+    if code == "pin_required":
+        return CaseProblem("pin_required", str(err), "pin")
     if code in ("refused", "transition_refused", "cannot_rate"):
         return CaseProblem(refused, str(err))
     if code in ("invalid_text", "bad_params"):
@@ -222,6 +236,7 @@ class FiledCase:
     print_job: str
     saved_offline: bool  # the hub could not be reached when it was filed
     identity: str | None  # masked, when the resident identified
+    rating_pin: str | None = None  # 评价码 on the slip; None without a deployment secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -557,6 +572,7 @@ class CaseDesk:
         category = self.category(submission.category)
         identity = _masked(resident, submission.resident)
         due = accept_due(case)
+        pin = rating_pin(self._secret, code) if self._secret is not None else None
         slip = CaseSlip(
             centre_name=self._centre_name(),
             channel_name=CHANNEL_LABELS[submission.channel],
@@ -567,6 +583,7 @@ class CaseDesk:
             accept_due=due,
             identity=identity,
             saved_offline=saved_offline,
+            rating_pin=pin,
         )
         job = self._link.print(case_receipt(slip), label=f"case {code}")
         filed = FiledCase(
@@ -578,6 +595,7 @@ class CaseDesk:
             print_job=job,
             saved_offline=saved_offline,
             identity=identity,
+            rating_pin=pin,
         )
         with self._lock:
             self._filed[code] = filed
@@ -645,6 +663,12 @@ class CaseDesk:
             return person_key(self._secret, resident.id_number.value)
         return phone_key(self._secret, resident.phone) if resident.phone else None
 
+    def _card_key(self, resident: touch_resident.Resident | None) -> str | None:
+        """The person key of an ID card on the reader (proof of who rates), else None."""
+        if resident is None or resident.id_number is None or self._secret is None:
+            return None
+        return person_key(self._secret, resident.id_number.value)
+
     # --- 查进度 and rating ----------------------------------------------------------
 
     def lookup(self, typed: str) -> Progress:
@@ -670,7 +694,12 @@ class CaseDesk:
         comment: str,
         resident: touch_resident.Resident | None,
         event_id: str | None = None,
+        *,
+        pin: str | None = None,
     ) -> CaseRateResult:
+        """Send the verdict. Who may rate (docs/cases.md "Who may rate"): the holder of the
+        slip's PIN, or the submitter with their ID card on the reader; the hub decides.
+        A typed phone number proves nothing, so only a card's person key is sent."""
         code = _parse(typed)
         if rating not in ("satisfied", "basic", "unsatisfied"):
             raise CaseProblem(
@@ -683,7 +712,8 @@ class CaseDesk:
             solved=solved,
             comment=text,
             event_id=event_id or new_id(),
-            person_key=self._key_of(resident),
+            person_key=self._card_key(resident),
+            pin=_checked_pin(pin),
         )
         try:
             return self._rpc("case.rate", params, CaseRateResult)
@@ -760,6 +790,24 @@ SCHEMA_INSERT = (
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
+
+
+def _checked_pin(pin: str | None) -> str | None:
+    if pin is None:
+        return None
+    if not PIN_FORM.fullmatch(pin):
+        raise CaseProblem("bad_pin", "a rating PIN is 6 digits", "pin")
+    return pin
+
+
+def scanned(typed: str) -> tuple[str, str | None]:
+    """A 查进度 entry as (canonical code, PIN or None): a slip's QR carries both
+    (``MQ-2026-0042-K#123456``); ``bad_code`` for a typo in either."""
+    try:
+        code_text, pin = split_scanned(typed[:80])
+    except InvalidTrackingCode as err:
+        raise CaseProblem("bad_code", str(err), "code") from err
+    return _parse(code_text), pin
 
 
 def _parse(typed: str) -> str:

@@ -4,7 +4,10 @@ It keeps cases as event logs and answers with the domain's own rules (``apply``,
 ``resident_view``), so what the kiosk shows is what the real hub would let a code holder
 see. It receives ``case.submitted`` through the edge bridge and acks it end to end (or not,
 when a test wants the event to stay in the kiosk's outbox). Staff steps (accept, dispatch,
-an internal note, resolve) are applied by tests with :meth:`CaseHub.staff`.
+an internal note, resolve) are applied by tests with :meth:`CaseHub.staff`. Rating follows
+the real hub's rule (kiosk/hub/cases/rpc.py, docs/cases.md "Who may rate"): the slip's PIN
+under ``SECRET`` (the kiosk's deployment secret in these tests), or the submitter's own
+card; the real hub's lockout after repeated wrong PINs is tested in tests/hub.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from datetime import UTC, datetime
 
 from paho.mqtt.properties import Properties
 
+from kiosk.domain.cases.codes import pin_matches
 from kiosk.domain.cases.model import Actor, Rating, Unit
 from kiosk.domain.cases.public import resident_view
 from kiosk.domain.cases.records import event_from_record
@@ -60,6 +64,8 @@ from kiosk.protocol.client import MqttLink
 from kiosk.protocol.messages import EventAck, Params, decode
 from kiosk.protocol.rpc import RpcRefused, RpcServer
 
+SECRET = b"test-deployment-secret-0123456789"  # the kiosk's and this hub's copy
+
 CATEGORIES = [
     CaseCategory(
         id="road", name="道路设施", icon="road", tier="normal", accept_hours=8, handle_hours=168
@@ -68,7 +74,11 @@ CATEGORIES = [
         id="noise", name="噪音扰民", icon="noise", tier="urgent", accept_hours=8, handle_hours=24
     ),
     CaseCategory(
-        id="misc", name="其他问题", icon="no-such-icon", tier="normal", accept_hours=8,
+        id="misc",
+        name="其他问题",
+        icon="no-such-icon",
+        tier="normal",
+        accept_hours=8,
         handle_hours=168,
     ),
 ]
@@ -134,6 +144,8 @@ class CaseHub:
     calls: list[str] = field(default_factory=list)
     acking: bool = True
     refuse: dict[str, tuple[str, str]] = field(default_factory=dict)  # method -> (code, message)
+    secret: bytes = SECRET
+    rate_calls: list[CaseRateParams] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def register(self, server: RpcServer) -> None:
@@ -188,10 +200,21 @@ class CaseHub:
 
     def rate(self, _kiosk: str, params: Params) -> Params:
         assert isinstance(params, CaseRateParams)
+        self.rate_calls.append(params)
+        with self.lock:
+            known = self.cases.get(params.code)
+        if known is None:
+            raise RpcRefused("not_found", f"no case {params.code}")
+        pin_ok = params.pin is not None and pin_matches(self.secret, params.code, params.pin)
+        if params.pin is not None and not pin_ok:
+            raise RpcRefused("bad_pin", "评价码不对（wrong rating PIN）")
+        own = known.submitter.identified and params.person_key == known.submitter.id
+        if not pin_ok and not own:
+            raise RpcRefused("pin_required", "请输入评价码（the slip's rating PIN is needed）")
         actor = Actor("resident", params.person_key or "anonymous")
         rating = Rating(params.rating, params.solved, params.comment)
         try:
-            case = self.act(params.code, Rate(actor=actor, rating=rating))
+            case = self.act(params.code, Rate(actor=actor, rating=rating, pin_verified=pin_ok))
         except TransitionRefused as err:
             raise RpcRefused("cannot_rate", str(err)) from err
         return CaseRateResult(code=case.code, state=str(case.state), status="已评价")

@@ -19,7 +19,7 @@ import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 
-from kiosk.domain.cases.codes import make_code, parse_code
+from kiosk.domain.cases.codes import make_code, parse_code, rating_pin
 from kiosk.domain.receipt import QrCode, Text
 from kiosk.protocol import topics
 from kiosk.protocol.cases import SimilarCase
@@ -34,12 +34,11 @@ from kiosk.touch.casework import CaseDesk
 from kiosk.touch.context import EXTENSION, TouchContext
 from kiosk.touch.link import KioskLink
 from tests.brokers import RunningBroker
-from tests.touch.cases_standin import CaseHub
+from tests.touch.cases_standin import SECRET, CaseHub
 from tests.touch.conftest import WAIT, Listener, StandInHub, start_link, touch_settings
 from tests.touch.test_openapi import SPEC
 from tests.waiting import eventually
 
-SECRET = b"test-deployment-secret-0123456789"
 PHONE = "13812345678"
 
 
@@ -190,7 +189,9 @@ def test_an_anonymous_case_is_filed_delivered_and_printed(stack: Stack) -> None:
     slip = stack.slip(answer["tracking_code"])
     words = texts(slip)
     assert answer["tracking_code"] in words
-    assert [b.data for b in slip if isinstance(b, QrCode)] == [answer["tracking_code"]]
+    pin = rating_pin(SECRET, answer["tracking_code"])
+    assert [b.data for b in slip if isinstance(b, QrCode)] == [f"{answer['tracking_code']}#{pin}"]
+    assert f"评价码 {pin}" in words
     assert "类别：道路设施" in words and "匿名提交" in words
     assert any(w.startswith("承诺受理：") for w in words)
     assert "已保存，联网后自动上传" not in words
@@ -377,6 +378,7 @@ def test_unsatisfied_goes_back_for_rework(stack: Stack) -> None:
     eventually(lambda: code in stack.cases.cases, "the case at the hub")
     stack.cases.staff(code)
     body = {"rating": "unsatisfied", "solved": False, "comment": "还是不亮"}
+    body["pin"] = rating_pin(SECRET, code)
     response = stack.client.post(f"/api/cases/{code}/rating", json=body)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["rework"] is True
@@ -397,6 +399,13 @@ def test_unsatisfied_goes_back_for_rework(stack: Stack) -> None:
         {"rating": "basic", "solved": True, "comment": 5},
         {"rating": "basic", "solved": True, "stars": 5},
         {"rating": "basic", "solved": True, "comment": "长" * 501},
+        {"rating": ["basic"], "solved": True},
+        {"rating": {"basic": 1}, "solved": True},
+        {"rating": None, "solved": True},
+        {"rating": "basic", "solved": True, "pin": 123456},
+        {"rating": "basic", "solved": True, "pin": "12345"},
+        {"rating": "basic", "solved": True, "pin": "１２３４５６"},
+        {"rating": "basic", "solved": True, "pin": ["123456"]},
     ],
 )
 def test_bad_ratings_are_refused(stack: Stack, body: dict[str, Any]) -> None:
@@ -416,6 +425,7 @@ def test_the_hubs_rate_limit_is_shown_clearly(stack: Stack) -> None:
     assert "稍后" in response.get_json()["message"]
     page = stack.client.get(f"/cases/rate/{code}?rating=basic&solved=yes")
     form = {"csrf_token": csrf(page.get_data(as_text=True)), "rating": "basic", "solved": "yes"}
+    form["pin"] = rating_pin(SECRET, code)
     refused = stack.client.post(f"/cases/rate/{code}", data=form)
     assert refused.status_code == 429
     assert "稍后" in refused.get_data(as_text=True)
@@ -556,3 +566,132 @@ def test_a_party_member_files_a_proposal_with_the_id_card(stack: Stack) -> None:
     assert "11010519491231002X" not in message.model_dump_json() and "张三" not in str(message)
     words = texts(stack.slip(answer["tracking_code"]))
     assert "党员提案" in words and "登记人：张* 110***********002X" in words
+
+
+# --- who may rate: the slip's PIN, or the submitter's own ID card ------------------------------
+
+CARD = IdentityCard(card_type="resident", name="张三", id_number="11010519491231002X")
+NEIGHBOUR = IdentityCard(card_type="resident", name="李四", id_number="110105195001011234")
+
+
+def resolved(stack: Stack, **changes: Any) -> str:
+    code: str = submit(stack, **changes)["tracking_code"]
+    eventually(lambda: code in stack.cases.cases, "the case at the hub")
+    stack.cases.staff(code)
+    return code
+
+
+def rate_api(stack: Stack, code: str, **extra: Any) -> Any:
+    body = {"rating": "unsatisfied", "solved": False, **extra}
+    return stack.client.post(f"/api/cases/{code}/rating", json=body)
+
+
+def test_the_api_asks_for_the_slips_pin_and_refuses_a_wrong_one(stack: Stack) -> None:
+    code = resolved(stack)
+    other = resolved(stack, title="井盖松动")
+    missing = rate_api(stack, code)
+    assert (missing.status_code, missing.get_json()["error"]) == (403, "pin_required")
+    wrong = rate_api(stack, code, pin=rating_pin(SECRET, other))  # another slip's PIN
+    assert (wrong.status_code, wrong.get_json()["error"]) == (403, "bad_pin")
+    assert "评价码不对" in wrong.get_json()["message"] and " / " in wrong.get_json()["message"]
+    assert str(stack.cases.cases[code].state) == "resolved"
+    right = rate_api(stack, code, pin=rating_pin(SECRET, code))
+    assert right.status_code == 200 and str(stack.cases.cases[code].state) == "rated"
+
+
+def test_the_submitters_own_card_rates_without_the_pin_a_neighbours_does_not(
+    stack: Stack,
+) -> None:
+    stack.touch.residents.identify_card(CARD)
+    code = resolved(stack, channel="proposal", category="misc", title="建议增设老年食堂")
+    stack.touch.residents.forget()
+    stack.touch.residents.identify_card(NEIGHBOUR)
+    assert rate_api(stack, code).get_json()["error"] == "pin_required"
+    stack.touch.residents.forget()
+    stack.touch.residents.identify_card(CARD)
+    assert rate_api(stack, code).status_code == 200
+    assert stack.cases.rate_calls[-1].pin is None
+
+
+def test_a_typed_phone_is_no_proof_the_phone_filers_case_needs_the_pin(stack: Stack) -> None:
+    code = resolved(stack, phone=PHONE)
+    stack.touch.residents.identify_phone(PHONE)
+    assert rate_api(stack, code).get_json()["error"] == "pin_required"
+    assert stack.cases.rate_calls[-1].person_key is None  # only a card's key is sent
+
+
+def _rate_on_screens(stack: Stack, code: str) -> str:
+    """Level and solved on their screens, then the comment form; its answer's text."""
+    page = stack.client.get(f"/cases/rate/{code}?rating=unsatisfied&solved=no")
+    form = {"csrf_token": csrf(page.get_data(as_text=True)), "rating": "unsatisfied"}
+    form |= {"solved": "no", "comment": "还是不亮", "event_id": new_id()}
+    answer = stack.client.post(f"/cases/rate/{code}", data=form)
+    assert answer.status_code == 200
+    return answer.get_data(as_text=True)
+
+
+def test_the_screens_ask_for_the_pin_and_say_when_it_is_wrong(stack: Stack) -> None:
+    code = resolved(stack)
+    pin_page = _rate_on_screens(stack, code)
+    assert 'name="pin"' in pin_page and 'data-keyboard="digits"' in pin_page
+    assert "data-with-card" not in pin_page  # no card on the reader
+    assert "case.rate" not in stack.cases.calls  # nothing sent without a PIN
+    form = {"csrf_token": csrf(pin_page), "rating": "unsatisfied", "solved": "no"}
+    form |= {"comment": "还是不亮", "event_id": new_id(), "pin": "000000"}
+    if rating_pin(SECRET, code) == "000000":
+        form["pin"] = "000001"
+    wrong = stack.client.post(f"/cases/rate/{code}", data=form)
+    assert wrong.status_code == 403 and 'name="pin"' in wrong.get_data(as_text=True)
+    assert "评价码不对" in wrong.get_data(as_text=True)  # the screens speak Chinese by default
+    assert str(stack.cases.cases[code].state) == "resolved"
+    form["pin"] = rating_pin(SECRET, code)
+    right = stack.client.post(f"/cases/rate/{code}", data=form)
+    assert right.status_code == 200 and str(stack.cases.cases[code].state) == "rated"
+    assert stack.cases.cases[code].rating.comment == "还是不亮"  # type: ignore[union-attr]
+
+
+def test_a_scanned_slip_qr_carries_the_pin_to_the_rating(stack: Stack) -> None:
+    code = resolved(stack)
+    scanned = f"{code}#{rating_pin(SECRET, code)}"
+    answer = stack.client.get("/cases/progress", query_string={"code": scanned})
+    assert answer.status_code == 303 and "%23" not in answer.headers["Location"]
+    timeline = stack.client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "data-rate" in timeline and rating_pin(SECRET, code) not in timeline
+    rated = _rate_on_screens(stack, code)  # no PIN screen: the QR had it
+    assert 'name="pin"' not in rated and str(stack.cases.cases[code].state) == "rated"
+    bad = stack.client.get("/cases/progress", query_string={"code": f"{code}#12"})
+    assert bad.status_code == 400
+
+
+def test_the_card_holder_may_skip_the_pin_and_is_asked_for_it_if_not_the_filer(
+    stack: Stack,
+) -> None:
+    code = resolved(stack)  # anonymous: a card proves nothing here
+    stack.touch.residents.identify_card(CARD)
+    pin_page = _rate_on_screens(stack, code)
+    assert "data-with-card" in pin_page
+    form = {"csrf_token": csrf(pin_page), "rating": "unsatisfied", "solved": "no"}
+    form |= {"event_id": new_id(), "pin": "", "with_card": "yes"}
+    refused = stack.client.post(f"/cases/rate/{code}", data=form)
+    assert refused.status_code == 403
+    assert "请输入小票上印的6位评价码" in refused.get_data(as_text=True)
+
+
+def test_the_slip_page_shows_the_pin_only_to_who_filed(stack: Stack) -> None:
+    client = stack.client
+    client.get("/cases/new/box")
+    _post(client, "/cases/category", "/cases/category", category="road")
+    _post(client, "/cases/place", "/cases/place", grid="g-2")
+    _post(client, "/cases/title", "/cases/title", title="路灯坏了")
+    _post(client, "/cases/description", "/cases/description", description="")
+    _post(client, "/cases/identity", "/cases/identity", who="anonymous")
+    slip_at = _post(client, "/cases/submit", "/cases/confirm")
+    code = slip_at.rsplit("/", 1)[-1]
+    pin = rating_pin(SECRET, code)
+    assert pin in client.get(slip_at).get_data(as_text=True)
+    words = texts(stack.slip(code))
+    assert f"评价码 {pin}" in words
+    other = make_code("box", parse_code(code).year, parse_code(code).seq + 1)
+    assert all(rating_pin(SECRET, other) not in word for word in words)
+    assert client.delete("/api/session").status_code == 200  # the next resident
+    assert pin not in client.get(slip_at).get_data(as_text=True)

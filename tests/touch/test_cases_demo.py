@@ -3,6 +3,7 @@ slip on the printer simulator (its text rendering of what the printer received).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,19 @@ def test_a_case_filed_at_a_kiosk_reaches_the_hub_and_its_slip_prints(
     # The other kiosk of the centre sees the same case by its code.
     status, seen = http_json(_touch(demo, "k2") + f"api/cases/{code.lower()}")
     assert status == 200 and seen["code"] == code
-    # Not resolved yet: the real hub refuses a rating, and the kiosk says so in words.
+    # The real hub asks for the slip's rating PIN, and knows a wrong one.
+    pin_printed = re.search(r"评价码 ([0-9]{6})", slip)
+    assert pin_printed, slip
+    pin = pin_printed.group(1)
     rating = {"rating": "satisfied", "solved": True, "comment": ""}
     status, refused = http_json(base + f"api/cases/{code}/rating", rating)
+    assert status == 403 and refused["error"] == "pin_required", refused
+    wrong = f"{(int(pin) + 1) % 1_000_000:06d}"
+    status, refused = http_json(base + f"api/cases/{code}/rating", {**rating, "pin": wrong})
+    assert status == 403 and refused["error"] == "bad_pin", refused
+    # The printed PIN is right (kiosk and hub agree), but the case is not resolved yet:
+    # the real hub refuses the rating, and the kiosk says so in words.
+    status, refused = http_json(base + f"api/cases/{code}/rating", {**rating, "pin": pin})
     assert status == 409 and refused["error"] == "cannot_rate", refused
 
 
