@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
-from kiosk.domain.cases.codes import parse_code
+from kiosk.domain.cases.codes import parse_code, rating_pin
 from kiosk.protocol.client import MqttLink
 from kiosk.protocol.messages import new_id
 from kiosk.protocol.rpc import RpcServer
@@ -30,7 +30,7 @@ from tests.browser.conftest import (
     serve,
     tap,
 )
-from tests.touch.cases_standin import CaseHub
+from tests.touch.cases_standin import SECRET, CaseHub
 from tests.touch.conftest import WAIT, StandInHub, start_link, touch_settings
 from tests.touch.test_cases import with_secret
 from tests.waiting import eventually
@@ -137,6 +137,8 @@ def test_a_suggestion_is_filed_by_finger_then_checked_and_rated(
     code_text = page.locator("[data-code]").inner_text()
     code = parse_code(code_text)
     assert code.channel == "box"
+    pin = page.locator("[data-rating-pin]").inner_text()
+    assert pin == rating_pin(SECRET, str(code))  # the printed slip has it too
     screenshot(page, "cases-slip-800x480")
     eventually(lambda: str(code) in case_stack.cases.cases, "the case at the hub")
     case_stack.cases.staff(str(code))
@@ -157,6 +159,19 @@ def test_a_suggestion_is_filed_by_finger_then_checked_and_rated(
     tap(page, "a[data-choice=unsatisfied]")
     tap(page, "a[data-choice=no]")
     _keyboard(page)
+    tap(page, "[data-send-rating]")
+    # The typed code proves nothing: the slip's rating PIN, on the big digits keyboard.
+    _keyboard(page)
+    expect(page.locator("#pin")).to_be_visible()
+    screenshot(page, "cases-rate-pin-800x480")
+    wrong = f"{(int(pin) + 1) % 1_000_000:06d}"
+    _keys(page, list(wrong))
+    expect(page.locator("#pin")).to_have_value(wrong)
+    tap(page, "[data-send-rating]")
+    expect(page.locator("[data-pin-problem]")).to_contain_text("评价码不对")
+    assert str(case_stack.cases.cases[str(code)].state) == "resolved"
+    _keyboard(page)
+    _keys(page, list(pin))
     tap(page, "[data-send-rating]")
     expect(page.locator("[data-rework]")).to_be_visible()
     screenshot(page, "cases-rated-800x480")
