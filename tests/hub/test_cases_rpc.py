@@ -20,7 +20,7 @@ from kiosk.protocol import cases as p
 from kiosk.protocol import topics
 from kiosk.protocol.client import MqttLink
 from kiosk.protocol.messages import EventAck, decode
-from kiosk.protocol.rpc import RpcClient, RpcFailed
+from kiosk.protocol.rpc import RpcClient, RpcFailed, RpcRefused
 from kiosk.settings import Settings
 from tests.brokers import RunningBroker
 from tests.hub.cases_helpers import STAFF_COMMUNITY, STAFF_GRID, submit, submitted_record
@@ -290,3 +290,15 @@ def test_repeated_wrong_pins_lock_the_kiosk_out_for_a_while(
     fresh = _resolved(store, 80)
     assert _refusal(rpc, fresh, "d-right", pin=rating_pin(SECRET, fresh)).code == "rate_limited"
     assert store.get(fresh).case.state == "resolved"
+
+
+def test_a_hub_without_the_deployment_secret_cannot_check_pins(store: CaseStore) -> None:
+    code = _resolved(store, 91)
+    blind = CaseRpc(store, lambda _kiosk: "demo")  # no secret
+    params = p.CaseRateParams(
+        code=code, rating="basic", solved=True, event_id="e91", pin=rating_pin(SECRET, code)
+    )
+    with pytest.raises(RpcRefused) as refused:
+        blind.rate("k1", params)
+    assert refused.value.code == "refused" and "服务台" in str(refused.value)
+    assert store.get(code).case.state == "resolved"
