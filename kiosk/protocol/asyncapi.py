@@ -95,6 +95,15 @@ CHANNELS: tuple[Channel, ...] = (
         "event from the kiosk's outbox; every outbox event is redelivered until it comes.",
     ),
     Channel(
+        "caseRated",
+        t.KIOSK_EVENT.replace("{type}", t.CASE_RATED),
+        m.CaseRated,
+        "send",
+        False,
+        "A resident's rating given while the hub was unreachable, QoS 1 through the outbox; "
+        "checked like case.rate (PIN or the submitter's card), applied once, acked.",
+    ),
+    Channel(
         "kioskCommand",
         t.KIOSK_CMD,
         m.KioskCommand,

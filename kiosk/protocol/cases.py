@@ -283,3 +283,13 @@ class CaseSubmitted(Envelope):
     @property
     def submitted_at(self) -> datetime:
         return event_from_record(self.record).at
+
+
+class CaseRated(Envelope):
+    """Kiosk → hub on ``svc/v1/kiosk/{kiosk}/event/case.rated``, QoS 1, via the outbox: a
+    rating given while the hub could not be reached. ``rate.event_id`` equals the envelope
+    ``id``. The hub checks it as it checks ``case.rate`` (PIN or the submitter's card); one
+    it refuses (wrong PIN, a case not resolved) is kept with the reason, and acked."""
+
+    kiosk: str = Field(min_length=1, max_length=32)
+    rate: CaseRateParams

@@ -387,7 +387,8 @@ MESSAGE_TYPES: tuple[type[Envelope], ...] = (
 
 # Cases (民情意见箱, 党员提案) have their own module; it builds on Envelope and Params above.
 from kiosk.protocol.cases import CASE_RPC_METHODS  # noqa: E402
+from kiosk.protocol.cases import CaseRated as CaseRated  # noqa: E402
 from kiosk.protocol.cases import CaseSubmitted as CaseSubmitted  # noqa: E402
 
 RPC_METHODS.update(CASE_RPC_METHODS)
-MESSAGE_TYPES += (CaseSubmitted,)
+MESSAGE_TYPES += (CaseSubmitted, CaseRated)

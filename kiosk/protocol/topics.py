@@ -35,6 +35,7 @@ HELP_REQUESTED = "help.requested"  # the event type of a call for staff
 COMMAND_RESULT = "command.result"  # the event type of a remote command's outcome
 TICKET_ISSUED = "ticket.issued"  # the event type of a ticket issued offline
 CASE_SUBMITTED = "case.submitted"  # the event type of a case filed at a kiosk
+CASE_RATED = "case.rated"  # the event type of a rating given while the hub was away
 KIOSK_ACK = f"{SVC}/kiosk/{{kiosk}}/ack"
 KIOSK_RPC = f"{SVC}/kiosk/{{kiosk}}/rpc/{{method}}"
 KIOSK_REPLY = f"{SVC}/kiosk/{{kiosk}}/reply"

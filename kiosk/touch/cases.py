@@ -39,6 +39,7 @@ from kiosk.protocol.messages import new_id
 from kiosk.settings import Settings
 from kiosk.touch import wording
 from kiosk.touch.casework import (
+    SAVED_OFFLINE,
     CaseDesk,
     CaseProblem,
     CaseRequest,
@@ -746,6 +747,7 @@ def rated(code: str) -> BaseResponse | str | tuple[str, int]:
     return render_template(
         "cases/rated.html",
         code=result.code,
+        saved_offline=result.state == SAVED_OFFLINE,
         rework=form.level == "unsatisfied",
         back=url_for("cases.start"),
     )

@@ -49,6 +49,7 @@ from kiosk.domain.cases.codes import (
     InvalidTrackingCode,
     make_code,
     parse_code,
+    pin_matches,
     rating_pin,
     split_scanned,
 )
@@ -89,6 +90,7 @@ from kiosk.protocol.cases import (
     CaseGridsResult,
     CaseLookupParams,
     CaseLookupResult,
+    CaseRated,
     CaseRateParams,
     CaseRateResult,
     CaseSimilarParams,
@@ -100,12 +102,14 @@ from kiosk.protocol.cases import (
 )
 from kiosk.protocol.messages import InvalidPayload, Params, decode, new_id, utcnow
 from kiosk.protocol.rpc import RpcFailed, RpcTimeout
+from kiosk.protocol.topics import CASE_RATED
 from kiosk.touch import resident as touch_resident
 from kiosk.touch.link import KioskLink
 
 _LOGGER = logging.getLogger(__name__)
 
 EVENT_TYPE = "case.submitted"
+SAVED_OFFLINE = "saved_offline"  # a rating's state when it waits in the outbox for the hub
 CACHE_TTL = 300.0  # seconds a categories list or grid tree is used before asking again
 BLOCK_SIZE = 20  # numbers asked for at a time, per channel and year
 LOW_WATER = 5  # fewer left than this: ask for the next block in the background
@@ -717,11 +721,24 @@ class CaseDesk:
         )
         try:
             return self._rpc("case.rate", params, CaseRateResult)
-        except (RpcTimeout, RpcFailed) as err:
+        except RpcTimeout:
+            return self._rate_later(params)
+        except RpcFailed as err:
             problem = hub_fault(err)
             if problem.fault == "unknown_case" and code in self.pending_codes():
                 raise CaseProblem("cannot_rate", "the case has not reached the hub yet") from err
             raise problem from err
+
+    def _rate_later(self, params: CaseRateParams) -> CaseRateResult:
+        """The hub is unreachable: keep the rating in the outbox; the hub checks it when
+        it is back. A PIN is checked here already (the kiosk holds the deployment secret),
+        so a typo is answered now, not lost later."""
+        secret, pin = self._secret, params.pin
+        if pin is not None and secret is not None and not pin_matches(secret, params.code, pin):
+            raise CaseProblem("bad_pin", "wrong rating PIN", "pin")
+        event = CaseRated(kiosk=self._link.kiosk, rate=params, id=params.event_id)
+        self._link.queue_event(CASE_RATED, event)
+        return CaseRateResult(code=params.code, state=SAVED_OFFLINE, status="已保存，联网后提交")
 
     def pending_codes(self) -> set[str]:
         """Codes of cases still in this kiosk's outbox (not yet acked by the hub)."""

@@ -118,7 +118,20 @@ class HubLedger:
                 "SELECT display_number FROM tickets WHERE centre = ?", (self.centre,)
             )
         )
-        by_event = Counter(r[0] for r in db.execute("SELECT event_id FROM tickets"))
+        # A ticket taken online carries the kiosk's request id as its event id; one issued
+        # offline has an event id of its own and names the request in request_id.
+        columns = self._columns(db, "tickets")
+        key = "coalesce(request_id, event_id)" if "request_id" in columns else "event_id"
+        # A ticket the hub voided (its request went unanswered, the kiosk issued offline
+        # instead) is held by nobody: it does not count.
+        voided = "tickets.event_id || ':void'"
+        by_event = Counter(
+            r[0]
+            for r in db.execute(
+                f"SELECT {key} FROM tickets WHERE NOT EXISTS "  # noqa: S608 - our own SQL
+                f"(SELECT 1 FROM ticket_events e WHERE e.event_id = {voided})"
+            )
+        )
         for ticket in tickets:
             found = by_number[ticket.key]
             if ticket.event_id and found == 1 and by_event[ticket.event_id] != 1:

@@ -15,6 +15,7 @@ from kiosk.hub.cases.rpc import PIN_FAILURES_PER_CASE, PIN_FAILURES_PER_KIOSK, C
 from kiosk.hub.cases.setup import build_store
 from kiosk.hub.cases.store import CaseStore
 from kiosk.hub.desk import QueueDesk
+from kiosk.hub.models import KioskEventRecord
 from kiosk.hub.worker import HubWorker
 from kiosk.protocol import cases as p
 from kiosk.protocol import topics
@@ -302,3 +303,48 @@ def test_a_hub_without_the_deployment_secret_cannot_check_pins(store: CaseStore)
         blind.rate("k1", params)
     assert refused.value.code == "refused" and "服务台" in str(refused.value)
     assert store.get(code).case.state == "resolved"
+
+
+def test_a_rating_queued_offline_is_applied_once_and_a_wrong_one_kept_refused(
+    rpc: RpcClient, hub: HubWorker, kiosk_link: MqttLink, store: CaseStore, live_desk: QueueDesk
+) -> None:
+    acks: list[str] = []
+    kiosk_link.subscribe(
+        topics.kiosk_ack("k1"), lambda _t, data, _p: acks.extend(decode(EventAck, data).event_ids)
+    )
+    code = _resolved(store, 61)
+    right = p.CaseRated(
+        kiosk="k1",
+        id="rated-1",
+        rate=p.CaseRateParams(
+            code=code,
+            rating="satisfied",
+            solved=True,
+            event_id="rated-1",
+            pin=rating_pin(SECRET, code),
+        ),
+    )
+    wrong_code = _resolved(store, 62)
+    wrong = p.CaseRated(
+        kiosk="k1",
+        id="rated-2",
+        rate=p.CaseRateParams(
+            code=wrong_code,
+            rating="unsatisfied",
+            solved=False,
+            event_id="rated-2",
+            pin="000000" if rating_pin(SECRET, wrong_code) != "000000" else "000001",
+        ),
+    )
+    for event in (right, right, wrong):  # the first one redelivered by the outbox
+        kiosk_link.publish(topics.kiosk_event("k1", topics.CASE_RATED), event, qos=1)
+    eventually(lambda: acks.count("rated-1") == 2 and "rated-2" in acks, "every ack")
+    assert store.get(code).case.state == "rated"
+    assert store.get(wrong_code).case.state == "resolved"
+    with live_desk.database.read() as session:
+        refused = session.get(KioskEventRecord, "rated-2")
+        assert (
+            refused is not None
+            and refused.status == "refused"
+            and "bad_pin" in (refused.detail or "")
+        )

@@ -22,10 +22,11 @@ from flask.testing import FlaskClient
 from kiosk.domain.cases.codes import make_code, parse_code, rating_pin
 from kiosk.domain.receipt import QrCode, Text
 from kiosk.protocol import topics
-from kiosk.protocol.cases import SimilarCase
+from kiosk.protocol.cases import CaseRated, SimilarCase
 from kiosk.protocol.client import MqttLink
 from kiosk.protocol.messages import IdentityCard, PrintJob, decode, new_id
 from kiosk.protocol.rpc import RpcServer
+from kiosk.protocol.topics import CASE_RATED
 from kiosk.settings import Settings
 from kiosk.touch import create_app
 from kiosk.touch.cases import EXTENSION as CASES
@@ -695,3 +696,18 @@ def test_the_slip_page_shows_the_pin_only_to_who_filed(stack: Stack) -> None:
     assert all(rating_pin(SECRET, other) not in word for word in words)
     assert client.delete("/api/session").status_code == 200  # the next resident
     assert pin not in client.get(slip_at).get_data(as_text=True)
+
+
+def test_a_rating_with_the_hub_away_is_kept_in_the_outbox_and_a_wrong_pin_is_told_at_once(
+    stack: Stack,
+) -> None:
+    code = resolved(stack)
+    stack.go_offline()
+    wrong = rate_api(stack, code, pin="000001" if rating_pin(SECRET, code) != "000001" else "0")
+    assert (wrong.status_code, wrong.get_json()["error"]) == (403, "bad_pin")
+    assert stack.link.outbox.pending(CASE_RATED) == []
+    right = rate_api(stack, code, pin=rating_pin(SECRET, code), comment="还是不亮")
+    assert right.status_code == 200 and right.get_json()["state"] == "saved_offline"
+    (queued,) = [decode(CaseRated, p) for p in stack.link.outbox.pending(CASE_RATED)]
+    assert (queued.kiosk, queued.rate.code, queued.rate.rating) == ("k1", code, "unsatisfied")
+    assert queued.rate.event_id == queued.id, "the hub applies it once by that id"

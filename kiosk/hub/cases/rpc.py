@@ -34,7 +34,7 @@ from kiosk.hub.ratelimit import LoginLimiter
 from kiosk.protocol import cases as p
 from kiosk.protocol.messages import Params
 from kiosk.protocol.rpc import MethodHandler, RpcRefused
-from kiosk.protocol.topics import CASE_SUBMITTED
+from kiosk.protocol.topics import CASE_RATED, CASE_SUBMITTED
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ class EventRegistry(Protocol):
     """What the hub's event intake offers (kiosk.hub.intake.EventIntake.register)."""
 
     def register(self, event_type: str, model: Any, apply: Any) -> None: ...
+
+    def register_idempotent(self, event_type: str, model: Any, effect: Any) -> None: ...
 
 
 class RpcRegistry(Protocol):
@@ -101,6 +103,7 @@ class CaseRpc:
         for method, handler in handlers.items():
             rpc.register(method, wrap(method, _refusals(handler)))
         intake.register(CASE_SUBMITTED, p.CaseSubmitted, self.apply_submitted)
+        intake.register_idempotent(CASE_RATED, p.CaseRated, self.apply_rated)
 
     # --- methods ---------------------------------------------------------------------
 
@@ -208,6 +211,16 @@ class CaseRpc:
         return p.CaseRateResult(
             code=rated.code, state=str(rated.state), status=STATE_LABELS[rated.state]
         )
+
+    def apply_rated(self, kiosk: str, event: p.CaseRated) -> None:
+        """A rating queued at a kiosk while the hub was away: the same checks as
+        ``case.rate``; the store applies its event id once (a redelivery is a no-op)."""
+        if event.kiosk != kiosk or event.rate.event_id != event.id:
+            raise EventRefused(f"a rating of kiosk {event.kiosk!r} or of another event id")
+        try:
+            _refusals(self.rate)(kiosk, event.rate)
+        except RpcRefused as err:
+            raise EventRefused(f"{err.code}: {err}") from err
 
     def _pin_ok(self, kiosk: str, case: Case, params: p.CaseRateParams) -> bool:
         """True when a right PIN came; False for the submitter's own card; else refused."""
