@@ -266,7 +266,10 @@ class KioskLink:
 
     def _hub_answered(self) -> None:
         with self._lock:
-            self._hub_status = "online"
+            # An answer in flight when the hub's Will came must not undo it: the hub's own
+            # state is the authority, and it announces itself when it is back.
+            if self._hub_status != "offline":
+                self._hub_status = "online"
 
     def _hub_silent(self) -> None:
         with self._lock:
