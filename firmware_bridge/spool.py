@@ -103,7 +103,10 @@ class Spool:
             self._printed[job_id] = None
             if len(self._printed) > 2 * PRINTED_KEPT:
                 self._compact_printed()
-        self.remove(path)
+            # No directory sync for this unlink: if a power cut undoes it, the job's id is
+            # noted already, and the job is dropped unprinted (one fsync a job, not two).
+            path.unlink(missing_ok=True)
+            self._forget(path)
 
     def _read_printed(self) -> dict[str, None]:
         try:

@@ -75,7 +75,7 @@ class LeaseBook:
             db.execute("DELETE FROM ticket_leases WHERE day < ?", (lease.day,))
 
     def remaining(self, service: str, day: str) -> int:
-        with self._outbox.transaction() as db:
+        with self._outbox.reading() as db:
             row = db.execute(
                 "SELECT coalesce(sum(last - next + 1), 0) FROM ticket_leases"
                 " WHERE service = ? AND day = ? AND next <= last",
@@ -85,7 +85,7 @@ class LeaseBook:
 
     def service(self, service: str, day: str) -> LeasedService | None:
         """The service as named in today's latest lease, if any."""
-        with self._outbox.transaction() as db:
+        with self._outbox.reading() as db:
             row = db.execute(
                 "SELECT prefix, service_name, centre_name FROM ticket_leases"
                 " WHERE service = ? AND day = ? ORDER BY first DESC LIMIT 1",

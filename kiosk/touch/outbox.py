@@ -105,6 +105,12 @@ class Outbox:
             for listener in list(self._listeners):
                 listener()
 
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The kiosk's file for reading (no write lock taken)."""
+        with self._lock:
+            yield self._db
+
     def put(self, db: sqlite3.Connection, event_type: str, message: Envelope) -> None:
         """Keep ``message`` for the hub, inside :meth:`transaction`. The same event (its
         id) queued again while still waiting is kept once, and sent again at once."""
