@@ -71,7 +71,7 @@ class CommandLink(Protocol):
 
     def announce(self) -> None: ...
 
-    def publish_event(self, event_type: str, message: Envelope) -> None: ...
+    def queue_event(self, event_type: str, message: Envelope) -> object: ...
 
 
 class ConfigParams(BaseModel):
@@ -278,12 +278,8 @@ class KioskCommands:
         self._publish(result)
 
     def _publish(self, result: CommandResult) -> None:
-        # The persistent outbox when the link has one: the answer survives a restart.
-        queue_event = getattr(self.link, "queue_event", None)
-        if queue_event is not None:
-            queue_event(COMMAND_RESULT, result)
-        else:
-            self.link.publish_event(COMMAND_RESULT, result)
+        # Through the outbox: the answer survives a restart and reaches the hub once.
+        self.link.queue_event(COMMAND_RESULT, result)
 
 
 def check_slip(kiosk: str, command: KioskCommand, now: datetime) -> Receipt:

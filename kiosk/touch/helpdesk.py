@@ -65,4 +65,4 @@ class HelpDesk:
             seq=link.next_event_seq(),
             source=source,
         )
-        link.publish_event(EVENT_TYPE, message)
+        link.queue_event(EVENT_TYPE, message)

@@ -368,10 +368,6 @@ class KioskLink:
         transaction; it is published at once and again until the hub acks its id."""
         return self.outbox.add(event_type, message, effect)
 
-    def publish_event(self, event_type: str, message: Envelope) -> None:
-        """Deliver ``message`` through the outbox (kept for the function's older callers)."""
-        self.queue_event(event_type, message)
-
     def _courier_for(self, outbox: Outbox) -> Courier:
         with self._lock:
             if self._courier is None:

@@ -77,7 +77,7 @@ class _Link:
     def next_event_seq(self) -> int:
         return len(self.sent) + 1
 
-    def publish_event(self, _type: str, message: HelpRequested) -> None:
+    def queue_event(self, _type: str, message: HelpRequested) -> None:
         self.sent.append(message)
 
 
