@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from kiosk.domain.queue import format_fallback_number, format_ticket_number, service_day
@@ -58,10 +58,11 @@ class TicketDesk:
         self._lock = threading.Lock()
         self._by_number: OrderedDict[str, IssuedTicket] = OrderedDict()
         self._by_event: OrderedDict[str, IssuedTicket] = OrderedDict()
-        self._presses: dict[str, threading.Lock] = {}
+        self._presses: dict[str, _Press] = {}
         self._leases: LeaseBook | None = None
         self._topping_up: set[str] = set()
         self._full: dict[str, date] = {}  # service → the day its lease was last seen full
+        self._offline_issued: dict[str, int] = {}  # service → offline tickets so far
         self._last_top_up = 0.0
 
     @property
@@ -85,13 +86,16 @@ class TicketDesk:
         # Two taps of one press at once wait for each other: offline, both would otherwise
         # take a number from the lease (only one slip prints, but the hub would file both).
         with self._lock:
-            press = self._presses.setdefault(event_id, threading.Lock())
+            press = self._presses.setdefault(event_id, _Press())
+            press.taps += 1
         try:
-            with press:
+            with press.lock:
                 return self._earlier(event_id) or self._issue(service, event_id)
         finally:
             with self._lock:
-                self._presses.pop(event_id, None)
+                press.taps -= 1
+                if not press.taps:  # the last tap of this press is done
+                    del self._presses[event_id]
 
     def _issue(self, service: str, event_id: str) -> IssuedTicket:
         try:
@@ -148,6 +152,7 @@ class TicketDesk:
             event = issue(db)
         with self._lock:
             self._full.pop(service, None)  # a number went: look at the lease again
+            self._offline_issued[service] = self._offline_issued.get(service, 0) + 1
         _LOGGER.info("ticket %s issued offline (hub unreachable: %s)", event.display_number, err)
         return TicketTakeResult(
             number=event.display_number,
@@ -193,12 +198,16 @@ class TicketDesk:
             self.top_up(service)
 
     def _top_up(self, service: str) -> None:
+        with self._lock:
+            issued_before = self._offline_issued.get(service, 0)
         try:
             today = service_day(utcnow())
             if self.leases.remaining(service, today.isoformat()) < LOW_WATER:
                 self.leases.add(self._link.lease_tickets(service))
             with self._lock:
-                self._full[service] = today
+                # Full, unless an offline ticket took a number while we looked.
+                if self._offline_issued.get(service, 0) == issued_before:
+                    self._full[service] = today
         except (RpcTimeout, RpcFailed) as err:
             _LOGGER.info("no lease of %s numbers now: %s", service, err)
         finally:
@@ -223,6 +232,14 @@ class TicketDesk:
             issued_at=ticket.issued_at,
             qr_data=ticket_qr_data(self._link.centre, ticket.day, ticket.number),
         )
+
+
+@dataclass(slots=True)
+class _Press:
+    """The taps of one button press (one event id) in flight: they take turns."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    taps: int = 0
 
 
 def _put(store: OrderedDict[str, IssuedTicket], key: str, value: IssuedTicket, size: int) -> None:
