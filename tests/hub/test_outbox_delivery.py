@@ -104,17 +104,8 @@ def test_a_redelivered_event_is_applied_once_and_acked_each_time(
     worker: HubWorker,
     kiosk_link: MqttLink,
 ) -> None:
-    kiosk_link.publish(topics.kiosk_state("k1"), kiosk_state("k1"), retain=True)
-    eventually(lambda: live_desk.kiosks(), "k1 known to the hub")
-    event = TicketIssued(
-        kiosk="k1",
-        centre=CENTRE,
-        service="social",
-        day=_today(),
-        number=None,
-        display_number="A-k1-001",
-        issued_at=utcnow(),
-    )
+    _announce_k1(kiosk_link, live_desk)
+    event = _offline_ticket("A-k1-001", None)
     acks = _Acks(kiosk_link)
     for _ in range(3):
         kiosk_link.publish(topics.kiosk_event("k1", topics.TICKET_ISSUED), event)
@@ -129,17 +120,8 @@ def test_an_event_against_the_rules_is_kept_with_its_reason_and_acked(
     worker: HubWorker,
     kiosk_link: MqttLink,
 ) -> None:
-    kiosk_link.publish(topics.kiosk_state("k1"), kiosk_state("k1"), retain=True)
-    eventually(lambda: live_desk.kiosks(), "k1 known to the hub")
-    forged = TicketIssued(
-        kiosk="k1",
-        centre=CENTRE,
-        service="social",
-        day=_today(),
-        number=9500,
-        display_number="A9500",
-        issued_at=utcnow(),
-    )
+    _announce_k1(kiosk_link, live_desk)
+    forged = _offline_ticket("A9500", 9500)  # a number never leased to k1
     acks = _Acks(kiosk_link)
     kiosk_link.publish(topics.kiosk_event("k1", topics.TICKET_ISSUED), forged)
     eventually(lambda: acks.count(forged.id) == 1, "the ack of a refused event")
@@ -158,8 +140,7 @@ def test_an_unknown_event_type_is_not_acked(
     worker: HubWorker,
     kiosk_link: MqttLink,
 ) -> None:
-    kiosk_link.publish(topics.kiosk_state("k1"), kiosk_state("k1"), retain=True)
-    eventually(lambda: live_desk.kiosks(), "k1 known to the hub")
+    _announce_k1(kiosk_link, live_desk)
     acks = _Acks(kiosk_link)
     future = {"v": 1, "id": uuid.uuid4().hex, "ts": utcnow().isoformat(), "kiosk": "k1"}
     kiosk_link.publish(topics.kiosk_event("k1", "slot.booked"), json.dumps(future).encode())
@@ -179,5 +160,18 @@ class _Acks:
         return self.ids.count(event_id)
 
 
-def _today() -> str:
-    return service_day(utcnow()).isoformat()
+def _announce_k1(link: MqttLink, desk: QueueDesk) -> None:
+    link.publish(topics.kiosk_state("k1"), kiosk_state("k1"), retain=True)
+    eventually(lambda: desk.kiosks(), "k1 known to the hub")
+
+
+def _offline_ticket(display_number: str, number: int | None) -> TicketIssued:
+    return TicketIssued(
+        kiosk="k1",
+        centre=CENTRE,
+        service="social",
+        day=service_day(utcnow()),
+        number=number,
+        display_number=display_number,
+        issued_at=utcnow(),
+    )
