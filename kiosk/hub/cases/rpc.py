@@ -27,7 +27,13 @@ from kiosk.domain.cases.states import (
 )
 from kiosk.domain.cases.text import InvalidText
 from kiosk.domain.queue import CENTRE_TIMEZONE
-from kiosk.hub.cases.store import CaseConflict, CaseNotFound, CaseStore, RateLimited
+from kiosk.hub.cases.store import (
+    CaseConflict,
+    CaseNotFound,
+    CaseStore,
+    RateLimited,
+    normal_code,
+)
 from kiosk.hub.intake import EventRefused
 from kiosk.hub.models import CaseRow
 from kiosk.hub.ratelimit import LoginLimiter
@@ -191,8 +197,27 @@ class CaseRpc:
     def rate(self, kiosk: str, params: p.CaseRateParams) -> p.CaseRateResult:
         """Who may rate (docs/cases.md "Who may rate"): the slip's PIN holder, or the
         identified submitter by ID card. Wrong PINs are counted per kiosk and case."""
-        case = self.store.get(params.code).case
-        code = case.code
+        return self._rate(kiosk, params, lockout=True)
+
+    def _rate(self, kiosk: str, params: p.CaseRateParams, *, lockout: bool) -> p.CaseRateResult:
+        typed = normal_code(params.code)  # the slip's code: its PIN is the printed one
+        stored = self.store.get(typed)
+        case = stored.case
+        if lockout:
+            self._check_lockout(kiosk, typed)
+        pin_ok = self._pin_ok(kiosk, typed, stored.row.id, case, params, count=lockout)
+        actor = Actor("resident", params.person_key or ANONYMOUS)
+        command = Rate(
+            actor=actor,
+            rating=Rating(params.rating, params.solved, params.comment),
+            pin_verified=pin_ok,
+        )
+        rated = self.store.act(case.code, command, event_id=params.event_id, audited=False)
+        return p.CaseRateResult(
+            code=rated.code, state=str(rated.state), status=STATE_LABELS[rated.state]
+        )
+
+    def _check_lockout(self, kiosk: str, code: str) -> None:
         wait = self.pin_limiter.retry_after(code, kiosk)
         if wait is not None:
             raise RpcRefused(
@@ -200,42 +225,60 @@ class CaseRpc:
                 f"本终端评价码输错次数过多，请 {int(wait // 60) + 1} 分钟后再试"
                 "（too many wrong rating PINs from this kiosk）",
             )
-        pin_ok = self._pin_ok(kiosk, case, params)
-        actor = Actor("resident", params.person_key or ANONYMOUS)
-        command = Rate(
-            actor=actor,
-            rating=Rating(params.rating, params.solved, params.comment),
-            pin_verified=pin_ok,
-        )
-        rated = self.store.act(code, command, event_id=params.event_id, audited=False)
-        return p.CaseRateResult(
-            code=rated.code, state=str(rated.state), status=STATE_LABELS[rated.state]
-        )
 
     def apply_rated(self, kiosk: str, event: p.CaseRated) -> None:
         """A rating queued at a kiosk while the hub was away: the same checks as
-        ``case.rate``; the store applies its event id once (a redelivery is a no-op)."""
+        ``case.rate``; the store applies its event id once (a redelivery is a no-op).
+
+        No wrong-PIN lockout here: the kiosk checked the PIN (and limited guesses) when
+        the resident typed it, and an event answers nothing to guess from, so a right PIN
+        queued behind someone's wrong ones is not lost. Whatever cannot be stored is
+        refused for good (kept in the ledger and acked), never left for the kiosk to
+        resend forever; the store keeps nothing of it (one transaction)."""
         if event.kiosk != kiosk or event.rate.event_id != event.id:
             raise EventRefused(f"a rating of kiosk {event.kiosk!r} or of another event id")
         try:
-            _refusals(self.rate)(kiosk, event.rate)
+            _refusals(lambda k, params: self._rate(k, params, lockout=False))(kiosk, event.rate)
         except RpcRefused as err:
             raise EventRefused(f"{err.code}: {err}") from err
+        except (CaseConflict, CorruptLog, KeyError, ValueError) as err:
+            raise EventRefused(f"{type(err).__name__}: {err}") from err
 
-    def _pin_ok(self, kiosk: str, case: Case, params: p.CaseRateParams) -> bool:
-        """True when a right PIN came; False for the submitter's own card; else refused."""
-        code = case.code
+    def _pin_ok(
+        self,
+        kiosk: str,
+        typed: str,
+        case_id: int,
+        case: Case,
+        params: p.CaseRateParams,
+        *,
+        count: bool = True,
+    ) -> bool:
+        """True when a right PIN came; False for the submitter's own card; else refused.
+
+        The PIN is the one printed with ``typed`` (the code on the slip): the case's own
+        code or an alias of it. A code two slips share (a collision) rates by PIN nobody:
+        its PIN is the same on both slips."""
         if params.pin is not None:
             if self._secret is None:
-                _LOGGER.warning("a rating PIN for %s, but the hub has no deployment secret", code)
+                _LOGGER.warning("a rating PIN for %s, but the hub has no deployment secret", typed)
                 raise RpcRefused(
                     "refused", "本中心无法核对评价码，请到服务台评价（the hub cannot check PINs）"
                 )
-            if not pin_matches(self._secret, code, params.pin):
-                self.pin_limiter.failed(code, kiosk)
-                _LOGGER.info("wrong rating PIN for %s from kiosk %s", code, kiosk)
+            if self.store.slip_holders(typed) != {case_id}:
+                _LOGGER.warning("a rating PIN for %s, a code two slips share", typed)
+                raise RpcRefused(
+                    "pin_required",
+                    "此编号有两张小票，评价码不能用于评价：请凭身份证评价，或等工作人员电话回访"
+                    "（this code is on two slips: its PIN cannot rate）",
+                )
+            if not pin_matches(self._secret, typed, params.pin):
+                if count:
+                    self.pin_limiter.failed(typed, kiosk)
+                _LOGGER.info("wrong rating PIN for %s from kiosk %s", typed, kiosk)
                 raise RpcRefused("bad_pin", "评价码不对，请核对凭条上的6位数字（wrong rating PIN）")
-            self.pin_limiter.succeeded(code, kiosk)
+            if count:
+                self.pin_limiter.succeeded(typed, kiosk)
             return True
         submitter = case.submitter
         if submitter.identified and params.person_key == submitter.id:
@@ -258,8 +301,9 @@ class CaseRpc:
             raise EventRefused(f"case of kiosk {message.kiosk!r} sent by {kiosk!r}")
         try:
             case = self.store.submit_event(session, kiosk, message.id, message.record)
-        except (CaseConflict, CorruptLog, ValueError) as err:
-            raise EventRefused(str(err)) from err
+        except (CaseConflict, CorruptLog, KeyError, ValueError) as err:
+            # One transaction: a refused event leaves nothing half stored.
+            raise EventRefused(f"{type(err).__name__}: {err}") from err
         _LOGGER.info("case %s filed at kiosk %s", case.code, kiosk)
 
 

@@ -138,6 +138,18 @@ class CaseStore:
         with self.database.read() as session:
             return self._load(session, code)
 
+    def slip_holders(self, code: str) -> set[int]:
+        """The ids of the cases a slip printed with ``code`` may stand for: the case filed
+        under it and every case holding it as an alias. More than one: one code, two slips
+        (a collision), so the code's rating PIN proves nothing about which case."""
+        normal = _normal(code)
+        with self.database.read() as session:
+            own = session.scalars(select(CaseRow.id).where(CaseRow.code == normal))
+            aliased = session.scalars(
+                select(CaseCodeAlias.case_id).where(CaseCodeAlias.code == normal)
+            )
+            return {*own, *aliased}
+
     def rows(self, *conditions: Any, limit: int = 2000) -> list[CaseRow]:
         with self.database.read() as session:
             query = select(CaseRow).where(*conditions).order_by(CaseRow.submitted_at.desc())
@@ -297,6 +309,8 @@ class CaseStore:
         slip_code = event.code
         if holder is not None:
             notes.append(f"小票编号 {slip_code} 已被另一件诉求使用（code collision）")
+            notes.append(_SHARED_PIN_NOTE)
+            _note_review(session.get_one(CaseRow, holder), slip_code)
         elif not _leased(session, kiosk, slip_code):
             notes.append(f"小票编号 {slip_code} 不是本终端领取的编号（code not leased）")
         recode = holder is not None or not _leased(session, kiosk, slip_code)
@@ -326,15 +340,19 @@ class CaseStore:
         sub = event.submission
         assert sub is not None  # noqa: S101 - evolve checked it
         place = sub.place
+        d = self.directory
         unknown = [
             unit.id
-            for unit in (place.street, place.community, place.grid)
-            if unit is not None and unit.id not in self.directory.units
+            for unit, level in (
+                (place.street, "street"),
+                (place.community, "community"),
+                (place.grid, "grid"),
+            )
+            if unit is not None and not _of_level(d, unit.id, level)
         ]
         if not unknown:
             return event
-        d = self.directory
-        if place.grid is not None and place.grid.id in d.units:
+        if place.grid is not None and _of_level(d, place.grid.id, "grid"):
             fallback = d.place(place.grid.id, place.building)
         else:
             fallback = d.place(
@@ -566,6 +584,22 @@ class CaseStore:
         return closed
 
 
+_SHARED_PIN_NOTE = "一码两票，评价码不能用于评价：请居民凭身份证评价或电话回访（PIN rating off）"
+
+
+def _note_review(row: CaseRow, slip_code: str) -> None:
+    """Flag the first holder of a collided code too: its slip's PIN no longer rates it."""
+    note = f"小票编号 {slip_code} 另有一张小票使用；{_SHARED_PIN_NOTE}"
+    row.review = "；".join(filter(None, [row.review, note]))[:400]
+
+
+def _of_level(directory: Directory, unit_id: str, level: str) -> bool:
+    """Is ``unit_id`` a unit the hub knows, at that level (a department sent as a grid is
+    not a grid: the directory could not place the case there)?"""
+    info = directory.units.get(unit_id)
+    return info is not None and info.unit.level == level
+
+
 def _leased(session: Session, kiosk: str | None, code: str) -> bool:
     """Did the hub lease ``code``'s number to ``kiosk`` (case.code_block)?"""
     try:
@@ -606,6 +640,11 @@ def _retried(session: Session, event_id: str, stored: StoredCase) -> bool:
     if owner != stored.row.id:
         raise EventIdTaken(f"event id {event_id[:64]} belongs to another case")
     return True
+
+
+def normal_code(code: str) -> str:
+    """The canonical form of a typed code (as stored), or the text trimmed and upper-cased."""
+    return _normal(code)
 
 
 def _normal(code: str) -> str:
