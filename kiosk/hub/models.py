@@ -584,3 +584,6 @@ class ApiToken(Base):
     expires_at: Mapped[datetime]  # 90 days by default (kiosk token create --days N)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Made with --allow-admin: the only way a token may serve an admin or a TOTP user
+    # (checked again at each use: a user made admin or given TOTP later loses the token).
+    allow_admin: Mapped[bool] = mapped_column(Boolean, default=False)

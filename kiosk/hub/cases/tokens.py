@@ -58,6 +58,7 @@ def create_token(
                 label=label[:80],
                 created_at=now,
                 expires_at=now + timedelta(days=days),
+                allow_admin=allow_admin,
             )
         )
         detail = {"label": label[:80], "days": days, "privileged": allow_admin}
@@ -81,13 +82,22 @@ def revoke_tokens(database: Database, username: str, *, actor: str) -> int:
 
 def user_for_token(database: Database, token: str) -> StaffUser | None:
     """The enabled user the token belongs to, or None (unknown, revoked, expired,
-    disabled). Notes ``last_used_at`` (at most once a minute: no write per request)."""
+    disabled, or the user is now an admin or uses TOTP and the token was not made with
+    ``--allow-admin``: the creation rule holds at every use). Notes ``last_used_at`` (at
+    most once a minute: no write per request)."""
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     now = datetime.now(UTC)
     with database.read() as session:
         found = session.execute(
-            select(ApiToken.id, ApiToken.last_used_at, User.username)
+            select(
+                ApiToken.id,
+                ApiToken.last_used_at,
+                ApiToken.allow_admin,
+                User.username,
+                User.role,
+                User.totp_secret,
+            )
             .join(User, ApiToken.user_id == User.id)
             .where(
                 ApiToken.token_hash == _digest(token),
@@ -97,7 +107,9 @@ def user_for_token(database: Database, token: str) -> StaffUser | None:
         ).first()
     if found is None:
         return None
-    token_id, last_used, username = found
+    token_id, last_used, allow_admin, username, role, totp_secret = found
+    if (role == "admin" or totp_secret) and not allow_admin:
+        return None  # a token would skip the second factor the user has now
     if last_used is None or now - last_used > timedelta(minutes=1):
         with database.write() as session:
             row = session.get(ApiToken, token_id)

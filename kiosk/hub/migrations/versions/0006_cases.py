@@ -178,6 +178,7 @@ def upgrade() -> None:
         _ts("expires_at"),
         _ts("last_used_at", nullable=True),
         _ts("revoked_at", nullable=True),
+        sa.Column("allow_admin", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_api_tokens"),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name="fk_api_tokens_user_id_users", ondelete="CASCADE"
