@@ -53,6 +53,7 @@ from kiosk.touch.context import touch_context
 from kiosk.touch.csrf import csrf_ok, same_origin
 from kiosk.touch.errors import ApiError, problem_page
 from kiosk.touch.i18n import N_, gettext
+from kiosk.touch.identify import on_forget
 from kiosk.touch.link import KioskLink, UnknownPrintJob
 from kiosk.touch.wording import Problem
 
@@ -184,8 +185,17 @@ def init(app: Flask, settings: Settings, link: KioskLink) -> CaseDesk:
     """Make the desk for this app and register the blueprint."""
     desk = CaseDesk(link, secret=_secret(settings.kiosk.deployment_secret_file))
     app.extensions[EXTENSION] = desk
+    on_forget(app, _forget_resident_cases)
     app.register_blueprint(bp)
     return desk
+
+
+def _forget_resident_cases() -> None:
+    """ "清除我的信息" and the idle reset: the draft, a scanned PIN and the codes just filed
+    (whose slip page shows the PIN) go with the resident; the next person sees none."""
+    case_desk().drop_draft(session.pop(DRAFT_KEY, None))
+    session.pop(PIN_KEY, None)
+    session.pop(FILED_KEY, None)
 
 
 def _secret(path: Path | None) -> bytes | None:
@@ -656,6 +666,8 @@ def slip(code: str) -> str | tuple[str, int]:
 
 @bp.get("/cases/progress")
 def progress() -> BaseResponse | str | tuple[str, int]:
+    """The form, or the timeline of ``?code=`` (a code only: the form posts, so a scanned
+    slip's PIN never reaches the address bar or the history)."""
     typed = request.args.get("code", "")[:80]
     if not typed.strip():
         return render_template(
@@ -664,20 +676,11 @@ def progress() -> BaseResponse | str | tuple[str, int]:
     try:
         code, pin = scanned(typed)
         if pin is not None:
-            # A slip's QR: keep the PIN for the rating screens, out of the address bar.
-            session[PIN_KEY] = {"code": code, "pin": pin}
+            _keep_scanned_pin(code, pin)
             return redirect(url_for("cases.progress", code=code), code=303)
         found = case_desk().lookup(code)
     except CaseProblem as err:
-        if err.fault in ("bad_code", "unknown_case"):
-            page = render_template(
-                "cases/progress.html",
-                value=typed,
-                problem=PROBLEMS[err.fault].message,
-                back=url_for("cases.start"),
-            )
-            return page, PROBLEMS[err.fault].status
-        return _problem_page(err)
+        return _progress_problem(typed, err)
     return render_template(
         "cases/timeline.html",
         view=found.view,
@@ -686,6 +689,40 @@ def progress() -> BaseResponse | str | tuple[str, int]:
         tz=CENTRE_TIMEZONE,
         back=url_for("cases.progress"),
     )
+
+
+@bp.post("/cases/progress")
+def progress_posted() -> BaseResponse | str | tuple[str, int]:
+    """The 查进度 form: a typed code, or a slip's QR (``CODE#PIN``) whose PIN is kept in
+    the session for the rating screens; then the timeline at ``?code=`` (the code only)."""
+    if not csrf_ok():
+        return problem_page(wording.FORM_EXPIRED)
+    typed = request.form.get("code", "")[:80]
+    if not typed.strip():
+        return redirect(url_for("cases.progress"), code=303)
+    try:
+        code, pin = scanned(typed)
+    except CaseProblem as err:
+        return _progress_problem(typed, err)
+    if pin is not None:
+        _keep_scanned_pin(code, pin)
+    return redirect(url_for("cases.progress", code=code), code=303)
+
+
+def _keep_scanned_pin(code: str, pin: str) -> None:
+    session[PIN_KEY] = {"code": code, "pin": pin}
+
+
+def _progress_problem(typed: str, err: CaseProblem) -> BaseResponse | str | tuple[str, int]:
+    if err.fault in ("bad_code", "unknown_case"):
+        page = render_template(
+            "cases/progress.html",
+            value=typed.split("#", 1)[0],  # never the PIN back on the screen
+            problem=PROBLEMS[err.fault].message,
+            back=url_for("cases.start"),
+        )
+        return page, PROBLEMS[err.fault].status
+    return _problem_page(err)
 
 
 def _times(view: CaseLookupResult) -> dict[str, str]:

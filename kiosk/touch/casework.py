@@ -80,6 +80,7 @@ from kiosk.domain.identity import (
 )
 from kiosk.domain.queue import CENTRE_TIMEZONE
 from kiosk.domain.receipt import CaseSlip, case_receipt
+from kiosk.hub.ratelimit import LoginLimiter  # stdlib only: no hub dependency comes with it
 from kiosk.protocol.cases import (
     CaseCategoriesParams,
     CaseCategoriesResult,
@@ -117,6 +118,13 @@ FLOOD_LIMIT = 10  # cases filed at this kiosk ...
 FLOOD_WINDOW = 600.0  # ... per this many seconds; the hub has its own limits too
 MAX_DRAFTS = 16  # drafts kept in memory (one screen: a handful is plenty)
 PIN_FORM = re.compile(r"[0-9]{6}")  # a rating PIN (评价码), ASCII digits
+# Wrong PINs checked here while the hub is away, as the hub counts them (kiosk/hub/cases/rpc.py):
+# per code, and for this kiosk, in the window; then rate_limited. Without it, pulling the
+# uplink would turn the kiosk into an unlimited PIN oracle.
+OFFLINE_PIN_FAILURES_PER_CODE = 5
+OFFLINE_PIN_FAILURES = 10
+OFFLINE_PIN_WINDOW = 10 * 60.0  # seconds
+_THIS_KIOSK = "this-kiosk"
 
 R = TypeVar("R", bound=Params)
 T = TypeVar("T")
@@ -310,6 +318,11 @@ class CaseDesk:
         self._filed: OrderedDict[str, FiledCase] = OrderedDict()
         self._drafts: OrderedDict[str, Draft] = OrderedDict()
         self._schema_ready = False
+        self.offline_pins = LoginLimiter(
+            per_account=OFFLINE_PIN_FAILURES_PER_CODE,
+            per_address=OFFLINE_PIN_FAILURES,
+            window=OFFLINE_PIN_WINDOW,
+        )
 
     # --- storage ------------------------------------------------------------------------
 
@@ -734,11 +747,21 @@ class CaseDesk:
         it is back. A PIN is checked here already (the kiosk holds the deployment secret),
         so a typo is answered now, not lost later."""
         secret, pin = self._secret, params.pin
-        if pin is not None and secret is not None and not pin_matches(secret, params.code, pin):
-            raise CaseProblem("bad_pin", "wrong rating PIN", "pin")
+        if pin is not None and secret is not None:
+            self._check_offline_pin(secret, params.code, pin)
         event = CaseRated(kiosk=self._link.kiosk, rate=params, id=params.event_id)
         self._link.queue_event(CASE_RATED, event)
         return CaseRateResult(code=params.code, state=SAVED_OFFLINE, status="已保存，联网后提交")
+
+    def _check_offline_pin(self, secret: bytes, code: str, pin: str) -> None:
+        """``bad_pin`` for a wrong PIN, ``rate_limited`` once too many were wrong lately
+        (for this code, or for any codes at this kiosk), even before the right one."""
+        if self.offline_pins.retry_after(code, _THIS_KIOSK) is not None:
+            raise CaseProblem("rate_limited", "too many wrong rating PINs at this kiosk")
+        if not pin_matches(secret, code, pin):
+            self.offline_pins.failed(code, _THIS_KIOSK)
+            raise CaseProblem("bad_pin", "wrong rating PIN", "pin")
+        self.offline_pins.succeeded(code, _THIS_KIOSK)
 
     def pending_codes(self) -> set[str]:
         """Codes of cases still in this kiosk's outbox (not yet acked by the hub)."""

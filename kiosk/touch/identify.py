@@ -8,9 +8,13 @@ every screen. The JSON API: ``GET``/``DELETE /api/session`` and ``POST /api/acti
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import (
     Blueprint,
+    Flask,
     Response,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -33,6 +37,7 @@ from kiosk.touch.screens import safe_next
 bp = Blueprint("identify", __name__)
 
 STEPS = 3
+FORGET_HOOKS = "kiosk.touch.identify.forget"
 PHONE_DIGITS = 11
 CLEARED = N_("Your information has been cleared from this kiosk.")
 PHONE_PROBLEM = N_(
@@ -44,6 +49,21 @@ CARD_NAMES = {
     "foreign2017": N_("Foreign permanent resident ID card"),
     "foreign2023": N_("Foreign permanent resident ID card"),
 }
+
+
+def on_forget(app: Flask, hook: Callable[[], None]) -> None:
+    """Let a feature forget what a resident left in it (a case draft, a scanned PIN) when
+    the resident is forgotten; ``hook`` runs inside the request that forgets."""
+    app.extensions.setdefault(FORGET_HOOKS, []).append(hook)
+
+
+def forget_visit() -> None:
+    """The one place that forgets everything the resident left at this screen: who they
+    are, and what each feature kept for them (its hook). The clear button and the idle
+    reset both end here."""
+    touch_context().residents.forget()
+    for hook in current_app.extensions.get(FORGET_HOOKS, []):
+        hook()
 
 
 @bp.get("/identify")
@@ -90,7 +110,7 @@ def done() -> BaseResponse | str:
 def forget() -> BaseResponse:
     """The "clear my information" button. No CSRF token on purpose: forgetting is always
     safe, and it must work even from a page older than the app's last restart."""
-    touch_context().residents.forget()
+    forget_visit()
     flash(CLEARED)
     return redirect(safe_next(request.form.get("next")), code=303)
 
@@ -109,7 +129,7 @@ def session_end() -> Response:
     """The idle reset: forget the resident and this browser's choices (language, elder mode)."""
     if not same_origin():
         raise ApiError(wording.FORBIDDEN_ORIGIN)
-    touch_context().residents.forget()
+    forget_visit()
     session.clear()
     return jsonify(NOBODY)
 

@@ -653,15 +653,63 @@ def test_the_screens_ask_for_the_pin_and_say_when_it_is_wrong(stack: Stack) -> N
 
 def test_a_scanned_slip_qr_carries_the_pin_to_the_rating(stack: Stack) -> None:
     code = resolved(stack)
-    scanned = f"{code}#{rating_pin(SECRET, code)}"
-    answer = stack.client.get("/cases/progress", query_string={"code": scanned})
+    pin = rating_pin(SECRET, code)
+    answer = _scan(stack, f"{code}#{pin}")
     assert answer.status_code == 303 and "%23" not in answer.headers["Location"]
+    assert pin not in answer.headers["Location"]
     timeline = stack.client.get(answer.headers["Location"]).get_data(as_text=True)
-    assert "data-rate" in timeline and rating_pin(SECRET, code) not in timeline
+    assert "data-rate" in timeline and pin not in timeline
     rated = _rate_on_screens(stack, code)  # no PIN screen: the QR had it
     assert 'name="pin"' not in rated and str(stack.cases.cases[code].state) == "rated"
-    bad = stack.client.get("/cases/progress", query_string={"code": f"{code}#12"})
-    assert bad.status_code == 400
+    bad = _scan(stack, f"{code}#12")
+    assert bad.status_code == 400 and "#12" not in bad.get_data(as_text=True)
+
+
+def _scan(stack: Stack, typed: str) -> Any:
+    """The 查进度 form posted (typed on the keyboard or a slip's QR scanned)."""
+    form = stack.client.get("/cases/progress").get_data(as_text=True)
+    assert 'method="post"' in form
+    return stack.client.post("/cases/progress", data={"csrf_token": csrf(form), "code": typed})
+
+
+def test_the_progress_form_posts_and_refuses_a_stale_form(stack: Stack) -> None:
+    code = resolved(stack)
+    typed = _scan(stack, code.lower().replace("-", ""))
+    assert typed.status_code == 303 and typed.headers["Location"].endswith(f"code={code}")
+    stale = stack.client.post("/cases/progress", data={"code": f"{code}#123456"})
+    assert stale.status_code != 303  # no CSRF token: nothing kept
+    with stack.client.session_transaction() as kept:
+        assert "case_pin" not in kept
+
+
+@pytest.mark.parametrize("how", ["clear button", "idle reset"])
+def test_forgetting_the_resident_forgets_the_scanned_pin_and_the_filed_slip(
+    stack: Stack, how: str
+) -> None:
+    client = stack.client
+    client.get("/cases/new/box")
+    _post(client, "/cases/category", "/cases/category", category="road")
+    _post(client, "/cases/place", "/cases/place", grid="g-2")
+    _post(client, "/cases/title", "/cases/title", title="路灯坏了")
+    _post(client, "/cases/description", "/cases/description", description="")
+    _post(client, "/cases/identity", "/cases/identity", who="anonymous")
+    slip_at = _post(client, "/cases/submit", "/cases/confirm")
+    filed = slip_at.rsplit("/", 1)[-1]
+    assert rating_pin(SECRET, filed) in client.get(slip_at).get_data(as_text=True)
+    code = resolved(stack)
+    _scan(stack, f"{code}#{rating_pin(SECRET, code)}")
+    client.get("/cases/new/box")  # a draft begun, left behind
+    with client.session_transaction() as before:
+        assert {"case_pin", "case_filed", "case_draft"} <= set(before)
+    if how == "clear button":
+        assert client.post("/identify/forget", data={"next": "/"}).status_code == 303
+    else:
+        assert client.delete("/api/session").status_code == 200
+    with client.session_transaction() as after:
+        assert not {"case_pin", "case_filed", "case_draft"} & set(after)
+    assert rating_pin(SECRET, filed) not in client.get(slip_at).get_data(as_text=True)
+    pin_page = _rate_on_screens(stack, code)  # the next person: asked for the PIN
+    assert 'name="pin"' in pin_page and str(stack.cases.cases[code].state) == "resolved"
 
 
 def test_the_card_holder_may_skip_the_pin_and_is_asked_for_it_if_not_the_filer(
@@ -711,3 +759,23 @@ def test_a_rating_with_the_hub_away_is_kept_in_the_outbox_and_a_wrong_pin_is_tol
     (queued,) = [decode(CaseRated, p) for p in stack.link.outbox.pending(CASE_RATED)]
     assert (queued.kiosk, queued.rate.code, queued.rate.rating) == ("k1", code, "unsatisfied")
     assert queued.rate.event_id == queued.id, "the hub applies it once by that id"
+
+
+def test_wrong_pins_with_the_hub_away_are_limited_at_the_kiosk(stack: Stack) -> None:
+    """Pulling the uplink must not turn the kiosk into an unlimited PIN oracle."""
+    codes = [resolved(stack, title=f"路灯坏了{n}") for n in range(3)]
+    stack.go_offline()
+
+    def wrong(code: str) -> Any:
+        pin = rating_pin(SECRET, code)
+        return rate_api(stack, code, pin=f"{(int(pin) + 1) % 1_000_000:06d}")
+
+    for _ in range(5):  # per code
+        assert wrong(codes[0]).get_json()["error"] == "bad_pin"
+    locked = rate_api(stack, codes[0], pin=rating_pin(SECRET, codes[0]))
+    assert (locked.status_code, locked.get_json()["error"]) == (429, "rate_limited")
+    for _ in range(5):  # per kiosk: another code takes the rest of the kiosk's allowance
+        assert wrong(codes[1]).get_json()["error"] == "bad_pin"
+    fresh = rate_api(stack, codes[2], pin=rating_pin(SECRET, codes[2]))
+    assert (fresh.status_code, fresh.get_json()["error"]) == (429, "rate_limited")
+    assert stack.link.outbox.pending(CASE_RATED) == []
