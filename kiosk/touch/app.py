@@ -35,6 +35,7 @@ from kiosk.touch.resident import ResidentDesk
 from kiosk.touch.ui import TouchUi
 
 HEALTH = "kiosk.touch.health"
+CONFIG_FILE = "pushed-config.json"  # in settings.state_dir: what `config` commands set
 MAX_BODY = 1024  # bytes: a ticket request is a few dozen; nothing bigger is ever needed
 
 # Everything comes from this app: no CDN, no web fonts, no inline script (a kiosk has no
@@ -65,7 +66,7 @@ def create_app(settings: Settings, link: KioskLink, ui: TouchUi | None = None) -
         app.json.ensure_ascii = False  # Chinese stays readable in answers and logs
         app.json.sort_keys = False
     app.extensions[EXTENSION] = _context(settings, link, ui)
-    register_commands(app, KioskCommands(link))
+    register_commands(app, KioskCommands(link, config_file=settings.state_dir / CONFIG_FILE))
     # Health goes out with every birth from now on; its timer is started by `kiosk touch`.
     app.extensions[HEALTH] = HealthReporter(
         link, Sources(data_dir=settings.state_dir), interval=settings.touch.health_interval

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
 from flask import Flask, current_app
@@ -125,13 +127,15 @@ class KioskCommands:
         *,
         clock: Clock = utcnow,
         print_wait: float = PRINT_WAIT,
+        config_file: Path | None = None,
     ) -> None:
         self.link = link
         self._clock = clock
         self.print_wait = print_wait
         self._lock = threading.Lock()
         self._seen: OrderedDict[str, CommandResult | None] = OrderedDict()
-        self.config = ConfigParams()
+        self._config_file = config_file
+        self.config = _load_config(config_file)
         self.reloads = 0  # the screens reload when this changes (GET /api/status)
         self.malformed = 0
         # Names of the latest commands run, in order (the log and tests read it).
@@ -233,10 +237,16 @@ class KioskCommands:
             self._answer(command, "refused", f"invalid configuration: {problem}")
             return
         config = ConfigParams.model_validate(command.params)
-        self.config = ConfigParams(
+        merged = ConfigParams(
             services={**self.config.services, **config.services},
             texts={**self.config.texts, **config.texts},
         )
+        try:
+            _save_config(self._config_file, merged)
+        except OSError as err:
+            self._answer(command, "failed", f"cannot keep the configuration: {err}")
+            return
+        self.config = merged
         with self._lock:
             self.reloads += 1  # the screens show the new names and texts at once
         applied = len(config.services) + len(config.texts)
@@ -280,6 +290,31 @@ class KioskCommands:
     def _publish(self, result: CommandResult) -> None:
         # Through the outbox: the answer survives a restart and reaches the hub once.
         self.link.queue_event(COMMAND_RESULT, result)
+
+
+def _load_config(path: Path | None) -> ConfigParams:
+    """What ``config`` commands set before a restart; nothing if none or unreadable."""
+    if path is None or not path.exists():
+        return ConfigParams()
+    try:
+        return ConfigParams.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError) as err:
+        _LOGGER.warning("pushed configuration in %s ignored: %s", path, err)
+        return ConfigParams()
+
+
+def _save_config(path: Path | None, config: ConfigParams) -> None:
+    """Written whole or not at all (temporary file, fsync, rename): a restart shows the
+    names and texts the hub pushed, not the hub's defaults."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    with temp.open("wb") as handle:
+        handle.write(config.model_dump_json().encode())
+        handle.flush()
+        os.fsync(handle.fileno())
+    temp.replace(path)
 
 
 def check_slip(kiosk: str, command: KioskCommand, now: datetime) -> Receipt:

@@ -23,6 +23,9 @@ from kiosk.protocol.messages import (
     PrintResult,
     decode,
 )
+from kiosk.settings import Settings
+from kiosk.touch import create_app
+from kiosk.touch.app import CONFIG_FILE
 from kiosk.touch.commands import EXTENSION, KioskCommands, config_problem
 from kiosk.touch.link import KioskLink
 from tests.brokers import KIOSK, RunningBroker
@@ -239,3 +242,16 @@ def test_config_problems_are_named() -> None:
         "unexpected" in (config_problem({"colour": "red"}) or "").lower()
         or "extra" in (config_problem({"colour": "red"}) or "").lower()
     )
+
+
+def test_pushed_config_survives_a_restart_of_the_touch_app(
+    hub: StandInHub, app: Flask, settings: Settings, link: KioskLink, results: Listener
+) -> None:
+    good = command("config", texts={"welcome": "重启后仍然欢迎您"})
+    send(hub, good)
+    assert result_of(results, good.id).status == "done"
+    restarted = create_app(settings, link)  # a new process reads what the old one kept
+    assert "重启后仍然欢迎您" in restarted.test_client().get("/welcome").get_data(as_text=True)
+    (settings.state_dir / CONFIG_FILE).write_text("{not json")  # a torn or foreign file
+    fresh = create_app(settings, link).test_client().get("/welcome").get_data(as_text=True)
+    assert "重启后仍然欢迎您" not in fresh, "an unreadable file is ignored, not fatal"
