@@ -43,14 +43,7 @@ def login_submit() -> Response | str | tuple[str, int, dict[str, str]] | tuple[s
         ctx.limiter.failed(username, address)
         ctx.metrics.logins.inc(outcome="failed")
         _LOGGER.warning("failed console login for %r from %s", username, address)
-        audit.write(
-            ctx.desk.database,
-            ctx.desk.now(),
-            f"user:{username}",
-            "login",
-            outcome="failed",
-            remote_addr=address,
-        )
+        _audit_login(username, address, "failed")
         page = render_template(
             "login.html", next=request.form.get("next", ""), error="用户名或密码不正确"
         )
@@ -86,15 +79,7 @@ def totp_submit() -> Response | tuple[str, int, dict[str, str]] | tuple[str, int
         ctx.limiter.failed(username, address)
         ctx.metrics.logins.inc(outcome="failed")
         _LOGGER.warning("wrong second-factor code for %r from %s", username, address)
-        audit.write(
-            ctx.desk.database,
-            ctx.desk.now(),
-            f"user:{username}",
-            "login",
-            outcome="failed",
-            remote_addr=address,
-            detail={"factor": "totp"},
-        )
+        _audit_login(username, address, "failed", factor="totp")
         return render_template("login_totp.html", error="验证码不正确或已用过"), 401
     next_url = session.get("totp_next")
     return _logged_in(user, address, next_url if isinstance(next_url, str) else None, "totp")
@@ -107,14 +92,7 @@ def _limited(username: str, address: str, template: str) -> tuple[str, int, dict
     if wait is None:
         return None
     ctx.metrics.logins.inc(outcome="limited")
-    audit.write(
-        ctx.desk.database,
-        ctx.desk.now(),
-        f"user:{username}",
-        "login",
-        outcome="limited",
-        remote_addr=address,
-    )
+    _audit_login(username, address, "limited")
     minutes = max(1, math.ceil(wait / 60))
     page = render_template(
         template,
@@ -130,14 +108,7 @@ def _logged_in(
     ctx = context()
     ctx.limiter.succeeded(user.username, address)
     ctx.metrics.logins.inc(outcome="ok")
-    audit.write(
-        ctx.desk.database,
-        ctx.desk.now(),
-        f"user:{user.username}",
-        "login",
-        remote_addr=address,
-        detail={"factor": factor} if factor else None,
-    )
+    _audit_login(user.username, address, "ok", factor=factor)
     start_session(user)
     return redirect(safe_next(next_url, url_for("dashboard.index")))
 
@@ -156,3 +127,19 @@ def logout() -> Response:
         )
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+def _audit_login(
+    username: str, address: str | None, outcome: str, factor: str | None = None
+) -> None:
+    ctx = context()
+    detail = {"factor": factor} if factor else None
+    audit.write(
+        ctx.desk.database,
+        ctx.desk.now(),
+        f"user:{username}",
+        "login",
+        outcome=outcome,
+        remote_addr=address,
+        detail=detail,
+    )
