@@ -88,10 +88,6 @@ class EventIntake:
         """Apply events of ``event_type`` with an effect that is safe to repeat."""
         self._types[event_type] = _EventType(model, effect=cast(IdempotentEffect[Any], effect))
 
-    @property
-    def event_types(self) -> frozenset[str]:
-        return frozenset(self._types)
-
     def handle(self, kiosk: str, event_type: str, event_id: str, payload: bytes) -> None:
         """Apply one event and ack it. Raises :class:`InvalidPayload` for what was refused
         (after storing and acking it) and for an unknown type (not acked)."""
