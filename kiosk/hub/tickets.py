@@ -441,10 +441,10 @@ def file_offline_ticket(
         service = centre.service(event.service)
     except RpcRefused as err:
         raise OfflineTicketRefused(str(err)) from err
-    day = event.day
-    number = _offline_number(session, centre, service, day, event, kiosk)
     if _ticket_by_event(session, event.id) is not None:
         return event.display_number  # filed already (the event ledger normally stops this)
+    day = event.day
+    number = _offline_number(session, centre, service, day, event, kiosk)
     if event.request_id:
         _void_unheld(session, event.request_id, kiosk, now)
     ticket = Ticket(
