@@ -82,6 +82,7 @@ class HubWorker:
         commands: CommandDesk | None = None,
     ) -> None:
         self.boot_id = uuid.uuid4().hex
+        self._stopping = False
         self._desk = desk
         self._monitor = monitor
         self._commands = commands
@@ -103,6 +104,7 @@ class HubWorker:
         self.link.subscribe(topics.ALL_KIOSK_HEALTH, self._counted("health", self._on_kiosk_health))
         self.link.subscribe(BRIDGE_STATES, self._counted("uplink", self._on_bridge_state))
         self.link.subscribe(topics.ALL_KIOSK_EVENTS, self._counted("event", self._on_event))
+        self.link.subscribe(topics.HUB_STATE, self._on_hub_state)
         counted_link = _CountedLink(self.link, lambda handler: self._counted("rpc", handler))
         self.rpc = RpcServer(cast(MqttLink, counted_link))
         self.rpc.register("services.list", self._timed("services.list", self._services_list))
@@ -141,6 +143,7 @@ class HubWorker:
 
     def stop(self) -> None:
         """Say offline (retained), then disconnect; a clean disconnect skips the Will."""
+        self._stopping = True
         offline = HubState(state="offline", boot_id=self.boot_id)
         self.link.stop(farewell=[(topics.HUB_STATE, offline)])
 
@@ -166,6 +169,19 @@ class HubWorker:
         )
         for centre in self._desk.catalogue.centres:
             self.publish_board(self._desk.board(centre.code))
+
+    def _on_hub_state(self, _topic: str, payload: bytes, _props: Properties | None) -> None:
+        """Contradict an "offline" that arrives while this hub is up.
+
+        A broker that shuts down sends our Will; after its restart a bridge can hand that
+        Will on after our new "online", and the retained state would then say offline for
+        as long as we run: every kiosk would show its banner and issue offline numbers.
+        """
+        if self._stopping or decode(HubState, payload).state != "offline":
+            return
+        _LOGGER.info("the retained hub state says offline while this hub is up: correcting")
+        online = HubState(state="online", boot_id=self.boot_id)
+        self.link.publish(topics.HUB_STATE, online, retain=True)
 
     # --- intake ----------------------------------------------------------------------
 

@@ -59,6 +59,9 @@ PRINT_RESEND_FOR = 600.0  # seconds a job is resent for; later a person has to l
 OUTBOX_FILE = "touch.sqlite3"  # in settings.state_dir: the outbox and other kiosk-local tables
 REPLAY_GRACE = 3.0  # seconds a returning hub has to ack what the brokers kept for it
 PROBE_EVERY = 10.0  # seconds between asks of a hub that stopped answering (see probe_hub)
+# Seconds between asks of a hub whose Will said offline: its return is announced, but an
+# announcement can be lost or overtaken by a late Will, and the banner must not stay.
+PROBE_OFFLINE_EVERY = 15.0
 
 HubStatus = Literal["unknown", "online", "offline", "unreachable"]
 
@@ -100,6 +103,7 @@ class KioskLink:
         self._session = 0
         self._hub_status: HubStatus = "unknown"
         self._hub_boot: str | None = None
+        self._hub_news = 0  # counts the hub's state messages: a probe's answer must be newer
         self._services: _CachedServices | None = None
         # One refresh at a time: a down hub must not hold every web thread for rpc_timeout.
         self._refresh = threading.Lock()
@@ -238,31 +242,56 @@ class KioskLink:
                 return
             self._hub_status = news.state
             self._hub_boot = news.boot_id
+            self._hub_news += 1
         if news.state == "online":
-            # The hub may have lost track of us (new process, new database): tell it again,
-            # and send at once what it has not acked.
-            self._announce()
-            self._replay()
+            self._hub_back()
+
+    def _hub_back(self) -> None:
+        # The hub may have lost track of us (new process, new database): tell it again,
+        # and send at once what it has not acked.
+        self._announce()
+        self._replay()
 
     def probe_hub(self) -> None:
-        """Ask again, in the background, a hub that went silent (at most every PROBE_EVERY s).
+        """Ask again, in the background, a hub that went silent (at most every PROBE_EVERY s)
+        or that said it went offline (every PROBE_OFFLINE_EVERY s).
 
         "unreachable" only ends when the hub answers: without this, the pages' banner would
-        stay until someone pressed a button. A hub known offline announces its return itself.
+        stay until someone pressed a button. A hub known offline announces its return
+        itself, and the slower probe covers an announcement that never arrived.
         """
         now = time.monotonic()
         with self._lock:
-            if self._hub_status != "unreachable" or now - self._last_probe < PROBE_EVERY:
+            every = {"unreachable": PROBE_EVERY, "offline": PROBE_OFFLINE_EVERY}.get(
+                self._hub_status
+            )
+            if every is None or now - self._last_probe < every or not self._mqtt.is_connected:
                 return
             self._last_probe = now
-        threading.Thread(target=self._probe, name="hub-probe", daemon=True).start()
+            news = self._hub_news
+        threading.Thread(target=self._probe, args=(news,), name="hub-probe", daemon=True).start()
 
-    def _probe(self) -> None:
+    def _probe(self, news: int) -> None:
         try:
-            result = self._call("services.list", ServicesListParams(), ServicesListResult)
-        except (RpcTimeout, RpcFailed):
-            return  # still silent (or refusing, which _call has counted as an answer)
-        self._services = _CachedServices(result, time.monotonic())
+            result = self._rpc.call(
+                "services.list", ServicesListParams(), ServicesListResult, self._touch.rpc_timeout
+            )
+        except RpcTimeout:
+            self._hub_silent()
+            return
+        except RpcFailed:
+            result = None  # refusing, but answering: the hub is up
+        with self._lock:
+            # The answer outranks only what we knew when we asked: a Will that came while
+            # the question was on its way is the newer word.
+            back = self._hub_news == news and self._hub_status != "online"
+            if back:
+                self._hub_status = "online"
+        if result is not None:
+            self._services = _CachedServices(result, time.monotonic())
+        if back:
+            _LOGGER.info("the hub answered although it was last heard of as offline")
+            self._hub_back()
 
     def _hub_answered(self) -> None:
         with self._lock:

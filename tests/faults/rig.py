@@ -38,6 +38,7 @@ class Outcome:
     tally: Tally
     recovery: float | None
     traffic: Traffic
+    stuck: str = ""  # why the kiosks had not recovered, with the logs' tails
 
     def verdict(self) -> str:
         problems = self.tally.problems
@@ -46,7 +47,7 @@ class Outcome:
         return (
             f"created {self.tally.created}, delivered {self.tally.delivered}, "
             f"duplicates {self.tally.duplicates}, lost {self.tally.lost}, "
-            f"recovery {self.recovery}:\n  {shown}{more}"
+            f"recovery {self.recovery}:\n  {shown}{more}{self.stuck}"
         )
 
     @property
@@ -65,6 +66,7 @@ class FaultRig:
     soak_minutes: float = 0.0
     _caps: Capabilities | None = None
     _probes: list[Created] = field(default_factory=list)
+    _waiting_for: dict[str, str] = field(default_factory=dict)
 
     @property
     def ledger(self) -> HubLedger:
@@ -151,6 +153,7 @@ class FaultRig:
     ) -> Outcome:
         """Traffic, the fault for ``hold`` seconds, healing, then the bounded checks."""
         self._probes = []
+        self._waiting_for = {}
         help_before = self.ledger.help_counts()
         traffic = Traffic({k: self.touch_url(k) for k in KIOSKS}, self.capabilities()).start()
         try:
@@ -166,7 +169,7 @@ class FaultRig:
         tally = self._wait_drained(
             [*traffic.confirmed(), *self._probes], help_before, traffic.unanswered_help
         )
-        outcome = Outcome(tally, recovery, traffic)
+        outcome = Outcome(tally, recovery, traffic, "" if recovery else self._stuck())
         unconfirmed = ", ".join(f"{k}: {n}" for k, n in sorted(traffic.unconfirmed.items()))
         kinds = Counter(c.kind for c in [*traffic.confirmed(), *self._probes])
         mix = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
@@ -193,6 +196,7 @@ class FaultRig:
             for kiosk in KIOSKS:
                 if kiosk not in done and self._recovered(kiosk, pending):
                     done.add(kiosk)
+                    self._waiting_for.pop(kiosk)
             if len(done) == len(KIOSKS):
                 return time.monotonic() - since
             time.sleep(POLL)
@@ -203,11 +207,25 @@ class FaultRig:
         ticket = pending[kiosk]
         if ticket is None:
             pending[kiosk] = self.take_ticket(kiosk)
+            self._waiting_for[kiosk] = "a ticket taken at the touch app"
             return False
-        if ledger.ticket_count(ticket.key) < 1 or ledger.kiosk_state(kiosk) != "online":
+        if ledger.ticket_count(ticket.key) < 1:
+            self._waiting_for[kiosk] = f"ticket {ticket.key} to reach the hub"
+            return False
+        if (state := ledger.kiosk_state(kiosk)) != "online":
+            self._waiting_for[kiosk] = f"the hub to see the kiosk online (it says {state})"
             return False
         # The kiosk's own screens agree: no "hub unreachable" banner any more.
-        return get(self.touch_url(kiosk) + "api/status").get("hub") == "online"
+        status = get(self.touch_url(kiosk) + "api/status")
+        self._waiting_for[kiosk] = f"the touch app to see the hub online: {status}"
+        return status.get("hub") == "online"
+
+    def _stuck(self) -> str:
+        waits = "".join(f"\n  {k} waits for {why}" for k, why in self._waiting_for.items())
+        return waits + "".join(
+            f"\n--- {log.name} (last lines) ---\n" + "\n".join(_tail(log, 15))
+            for log in sorted(Path(self.info["logs"]).glob("*.log"))
+        )
 
     def _wait_drained(
         self, created: list[Created], help_before: Counter[str], help_unanswered: Counter[str]
@@ -231,3 +249,7 @@ class FaultRig:
                         f"slip of {ticket.kind} {ticket.key} of {kiosk} printed "
                         f"{slips[ticket.key]} times"
                     )
+
+
+def _tail(path: Path, lines: int) -> list[str]:
+    return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]

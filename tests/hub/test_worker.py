@@ -91,6 +91,37 @@ def test_the_hub_says_online_retained_and_offline_when_it_stops(
     assert (state.state, state.boot_id) == ("offline", hub.boot_id)
 
 
+def test_the_hub_contradicts_a_late_will_of_its_own(
+    central_broker: RunningBroker, live_desk: QueueDesk
+) -> None:
+    """A restarted broker can hand on the hub's Will after its new birth: the hub, still
+    up, puts "online" back, or every kiosk would show its banner for as long as it runs."""
+    hub = HubWorker(central_broker.mqtt_settings("hub"), live_desk, client_id="hub-contradicts")
+    hub.start()
+    assert hub.wait_connected(WAIT)
+    late_will = HubState(state="offline", boot_id=hub.boot_id)
+    try:
+        with observer(central_broker, topics.HUB_STATE) as inbox:
+            eventually(inbox.last, "the hub's birth")
+            stand_in = MqttLink("hub-will-stand-in", central_broker.mqtt_settings("hub"))
+            stand_in.start()
+            assert stand_in.wait_connected(WAIT)
+            stand_in.publish(topics.HUB_STATE, late_will, retain=True).wait_for_publish(WAIT)
+            stand_in.stop()
+            states = eventually(
+                lambda: [decode(HubState, p).state for p in inbox.payloads][1:] or None,
+                "the late Will",
+            )
+            corrected = eventually(
+                lambda: inbox.payloads[2:] and decode(HubState, inbox.payloads[-1]),
+                "the hub's correction",
+            )
+    finally:
+        hub.stop()
+    assert states[0] == "offline"
+    assert (corrected.state, corrected.boot_id) == ("online", hub.boot_id)
+
+
 def test_services_list_answers_with_the_kiosks_centre(
     worker: HubWorker, kiosk_link: MqttLink, live_desk: QueueDesk
 ) -> None:

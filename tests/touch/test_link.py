@@ -59,6 +59,31 @@ def test_the_kiosk_announces_itself_again_when_the_hub_comes_online(
     assert all(s.state == "online" and s.boot_id == link.boot_id for s in _states(observer))
 
 
+def test_a_hub_last_heard_of_as_offline_is_asked_and_its_answer_ends_the_banner(
+    link: KioskLink, hub: StandInHub, observer: Listener
+) -> None:
+    """The hub's "online" can be lost or overtaken by a late Will of its own: the kiosk
+    asks now and then, and an answer to a question asked after the Will outranks it."""
+    hub.say("offline")
+    eventually(lambda: link.hub_known_offline, WAIT, "the hub's Will")
+    births = len(_states(observer))
+    link.probe_hub()
+    eventually(lambda: link.hub_online, WAIT, "the probe's answer")
+    assert not link.hub_unreachable
+    assert "k1:services.list" in hub.requests
+    observer.first(lambda _: len(_states(observer)) > births, "a birth once the hub answered")
+
+
+def test_an_answer_to_a_question_asked_before_the_hubs_will_does_not_undo_it(
+    link: KioskLink, hub: StandInHub
+) -> None:
+    hub.say("offline")
+    eventually(lambda: link.hub_known_offline, WAIT, "the hub's Will")
+    asked_before = link._hub_news - 1  # as if the Will had come while the question was out
+    link._probe(asked_before)
+    assert link.hub_known_offline, "the Will is the newer word"
+
+
 def test_each_link_is_a_new_boot() -> None:
     assert KioskLink(Settings()).boot_id != KioskLink(Settings()).boot_id
 
