@@ -31,7 +31,6 @@ from waitress.server import create_server
 from kiosk.protocol import topics
 from kiosk.protocol.client import MqttLink
 from kiosk.protocol.messages import CardEvent, GpioEvent, IdentityCard, new_id
-from kiosk.protocol.rpc import RpcServer
 from kiosk.settings import Settings
 from kiosk.touch import create_app
 from kiosk.touch.context import EXTENSION, TouchContext
@@ -186,9 +185,7 @@ def touch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TouchStack]:
         edge = stack.enter_context(brokers.edge_broker(directory / "edge", central))
         hub_link = MqttLink(f"hub-{new_id()[:8]}", central.mqtt_settings("hub"))
         hub = StandInHub(hub_link)
-        rpc = RpcServer(hub_link)
-        rpc.register("services.list", hub.services)
-        rpc.register("ticket.take", hub.take)
+        hub.serve()
         hub_link.start()
         stack.callback(hub_link.stop)
         assert hub_link.wait_connected(WAIT), "the stand-in hub could not connect"

@@ -18,7 +18,6 @@ from playwright.sync_api import Page, expect
 from kiosk.domain.cases.codes import parse_code, rating_pin
 from kiosk.protocol.client import MqttLink
 from kiosk.protocol.messages import new_id
-from kiosk.protocol.rpc import RpcServer
 from tests import brokers
 from tests.browser.conftest import (
     AXE,
@@ -57,9 +56,7 @@ def case_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseStack]:
         edge = stack.enter_context(brokers.edge_broker(directory / "edge", central))
         hub_link = MqttLink(f"hub-{new_id()[:8]}", central.mqtt_settings("hub"))
         hub = StandInHub(hub_link)
-        server = RpcServer(hub_link)
-        server.register("services.list", hub.services)
-        server.register("ticket.take", hub.take)
+        server = hub.serve()
         cases = CaseHub(hub_link)
         cases.register(server)
         hub_link.start()

@@ -57,6 +57,7 @@ class StandInHub:
     by_event: dict[str, TicketTakeResult] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    answering: bool = True  # a hub that said offline (its own Will) answers nothing
 
     def services(self, kiosk: str, _params: Params) -> Params:
         self.requests.append(f"{kiosk}:services.list")
@@ -85,19 +86,45 @@ class StandInHub:
             self.by_event[params.event_id] = ticket
             return ticket
 
-    def say(self, state: PresenceState, boot_id: str | None = None) -> None:
-        """Publish the hub's retained presence (as its birth or its Will would)."""
+    def say(
+        self, state: PresenceState, boot_id: str | None = None, *, answering: bool | None = None
+    ) -> None:
+        """Publish the hub's retained presence (as its birth or its Will would).
+
+        Its own "offline" silences its rpc, as a hub that is gone is silent, unless
+        ``answering`` says otherwise (a late Will of a hub that is up); another boot's
+        Will leaves it answering.
+        """
+        own = boot_id in (None, self.boot_id)
+        self.answering = state == "online" or not own if answering is None else answering
         message = HubState(state=state, boot_id=boot_id or self.boot_id)
         self.link.publish(topics.HUB_STATE, message, retain=True).wait_for_publish(WAIT)
+
+    def serve(self) -> RpcServer:
+        """Its rpc server, with ``services.list`` and ``ticket.take`` registered."""
+        server = _StandInRpc(self)
+        server.register("services.list", self.services)
+        server.register("ticket.take", self.take)
+        return server
+
+
+class _StandInRpc(RpcServer):
+    """Answers only while the stand-in hub is :attr:`StandInHub.answering`."""
+
+    def __init__(self, hub: StandInHub) -> None:
+        super().__init__(hub.link)
+        self._hub = hub
+
+    def _on_request(self, topic: str, payload: bytes, props: Properties | None) -> None:
+        if self._hub.answering:
+            super()._on_request(topic, payload, props)
 
 
 @pytest.fixture
 def hub(central_broker: RunningBroker) -> Iterator[StandInHub]:
     link = MqttLink(f"hub-{new_id()[:8]}", central_broker.mqtt_settings("hub"))
     stand_in = StandInHub(link)
-    server = RpcServer(link)
-    server.register("services.list", stand_in.services)
-    server.register("ticket.take", stand_in.take)
+    stand_in.serve()
     link.start()
     assert link.wait_connected(WAIT), "the stand-in hub could not connect"
     stand_in.say("online")

@@ -25,7 +25,6 @@ from kiosk.protocol import topics
 from kiosk.protocol.cases import CaseRated, SimilarCase
 from kiosk.protocol.client import MqttLink
 from kiosk.protocol.messages import IdentityCard, PrintJob, decode, new_id
-from kiosk.protocol.rpc import RpcServer
 from kiosk.protocol.topics import CASE_RATED
 from kiosk.settings import Settings
 from kiosk.touch import create_app
@@ -90,9 +89,7 @@ def stack(
 ) -> Iterator[Stack]:
     hub_link = MqttLink(f"hub-{new_id()[:8]}", central_broker.mqtt_settings("hub"))
     tickets = StandInHub(hub_link)
-    server = RpcServer(hub_link)
-    server.register("services.list", tickets.services)
-    server.register("ticket.take", tickets.take)
+    server = tickets.serve()
     cases = CaseHub(hub_link)
     cases.register(server)
     hub_link.start()

@@ -64,7 +64,7 @@ def test_a_hub_last_heard_of_as_offline_is_asked_and_its_answer_ends_the_banner(
 ) -> None:
     """The hub's "online" can be lost or overtaken by a late Will of its own: the kiosk
     asks now and then, and an answer to a question asked after the Will outranks it."""
-    hub.say("offline")
+    hub.say("offline", answering=True)  # a late Will: the hub is up
     eventually(lambda: link.hub_known_offline, WAIT, "the hub's Will")
     births = len(_states(observer))
     link.probe_hub()
@@ -77,7 +77,7 @@ def test_a_hub_last_heard_of_as_offline_is_asked_and_its_answer_ends_the_banner(
 def test_an_answer_to_a_question_asked_before_the_hubs_will_does_not_undo_it(
     link: KioskLink, hub: StandInHub
 ) -> None:
-    hub.say("offline")
+    hub.say("offline", answering=True)  # a late Will: the hub is up
     eventually(lambda: link.hub_known_offline, WAIT, "the hub's Will")
     asked_before = link._hub_news - 1  # as if the Will had come while the question was out
     link._probe(asked_before)
