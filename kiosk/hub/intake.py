@@ -6,6 +6,12 @@ hub must apply an event once however often it arrives. The ledger table ``kiosk_
 holds every event id the hub has taken, written in the same transaction as the event's
 effect: a redelivery finds its row, is counted as a duplicate and acked again.
 
+Events are applied in batches: every event waiting when a batch starts goes into one
+transaction (each in a savepoint of its own, so one refusal spoils nothing else), and
+the acks go out after the single commit. One fsync for many events is what lets the hub
+keep up with a fleet replaying its outboxes (DESIGN.md §8). ``IntakeLine`` is the thread
+that feeds the batches, so the MQTT network thread only reads headers and queues.
+
 Three outcomes, and what the kiosk hears:
 - applied (or applied before): acked.
 - refused for good (invalid for its type, or against the rules, e.g. a ticket number not
@@ -18,8 +24,11 @@ Three outcomes, and what the kiosk hears:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+import queue
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -45,13 +54,38 @@ EventApplier = Callable[[Session, str, E], AfterCommit | None]
 # that are idempotent themselves (a help alert that is already open stays one alert).
 IdempotentEffect = Callable[[str, E], None]
 Acknowledge = Callable[[str, list[str]], None]
-# Runs first in the event's transaction: notes the kiosk as seen, and raises to refuse a
-# kiosk that may not speak (revoked). One transaction, so one fsync, per event.
+# Runs first in the batch's transaction, once per kiosk in it: notes the kiosk as seen,
+# and raises KioskRefused for a kiosk that may not speak (revoked).
 Admit = Callable[[Session, str], None]
+
+BATCH = 200  # events in one transaction at most
+QUEUE = 20_000  # events waiting for the intake thread before the network thread waits too
 
 
 class EventRefused(ValueError):
     """Raised by an applier: this event breaks a rule and never will be applied."""
+
+
+class KioskRefused(ValueError):
+    """Raised by the admit hook: this kiosk may not speak now (revoked). Its events are
+    counted as rejected and not acked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One event message as it came off the wire."""
+
+    kiosk: str
+    event_type: str
+    event_id: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    arrival: Arrival
+    reason: str
+    acked: bool  # refused for good (stored, acked) or kept by the kiosk (not acked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +93,24 @@ class _EventType:
     model: type[Envelope]
     apply: EventApplier[Any] | None = None
     effect: IdempotentEffect[Any] | None = None
+
+
+@dataclass
+class _Batch:
+    """What one batch did, to be announced once its transaction has committed."""
+
+    acks: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    after: list[AfterCommit] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    failures: int = 0  # handlers that raised: not acked, the kiosk retries
+
+    def ack(self, arrival: Arrival) -> None:
+        self.acks[arrival.kiosk].append(arrival.event_id)
+
+    def reject(self, arrival: Arrival, reason: str, *, acked: bool) -> None:
+        self.rejections.append(Rejection(arrival, reason, acked))
+        if acked:
+            self.ack(arrival)
 
 
 class EventIntake:
@@ -77,6 +129,7 @@ class EventIntake:
         self._clock = clock
         self._duplicates = duplicates
         self._types: dict[str, _EventType] = {}
+        self.handler_errors = 0
 
     def register(self, event_type: str, model: type[E], apply: EventApplier[E]) -> None:
         """Apply events of ``event_type`` inside the ledger's own transaction."""
@@ -91,75 +144,233 @@ class EventIntake:
     def handle(self, kiosk: str, event_type: str, event_id: str, payload: bytes) -> None:
         """Apply one event and ack it. Raises :class:`InvalidPayload` for what was refused
         (after storing and acking it) and for an unknown type (not acked)."""
-        spec = self._types.get(event_type)
-        if spec is None:
-            raise InvalidPayload(f"unknown event type {event_type!r}: kept by the kiosk")
-        try:
-            message = decode(spec.model, payload)
-        except InvalidPayload as err:
-            self._refuse(kiosk, event_type, event_id, payload, str(err))
-            raise
-        try:
-            after = self._apply(spec, kiosk, event_type, message)
-        except EventRefused as err:
-            self._refuse(kiosk, event_type, event_id, payload, str(err))
-            raise InvalidPayload(f"{event_type} {event_id} refused: {err}") from err
-        self._acknowledge(kiosk, [event_id])
-        if after is not None:
+        rejections = self.handle_batch([Arrival(kiosk, event_type, event_id, payload)])
+        if rejections:
+            raise InvalidPayload(rejections[0].reason)
+
+    def handle_batch(self, arrivals: Sequence[Arrival]) -> list[Rejection]:
+        """Apply the events in order, in one transaction, then ack them per kiosk; returns
+        what was rejected (each already logged)."""
+        batch = _Batch()
+        together: list[tuple[Arrival, EventApplier[Any], Envelope]] = []
+        for arrival in arrivals:
+            spec = self._types.get(arrival.event_type)
+            if spec is None:
+                reason = f"unknown event type {arrival.event_type!r}: kept by the kiosk"
+                batch.reject(arrival, reason, acked=False)
+                continue
+            try:
+                message = decode(spec.model, arrival.payload)
+            except InvalidPayload as err:
+                self._store_refused(arrival, str(err))
+                batch.reject(arrival, str(err), acked=True)
+                continue
+            if spec.effect is not None:
+                self._apply_effect(batch, arrival, spec.effect, message)
+            elif spec.apply is not None:
+                together.append((arrival, spec.apply, message))
+        if together:
+            self._apply_together(batch, together)
+        self._announce(batch)
+        return batch.rejections
+
+    def _announce(self, batch: _Batch) -> None:
+        for rejection in batch.rejections:
+            arrival = rejection.arrival
+            _LOGGER.warning(
+                "event %s %s from %s refused: %s",
+                arrival.event_type,
+                arrival.event_id,
+                arrival.kiosk,
+                rejection.reason,
+            )
+        self.handler_errors += batch.failures
+        for kiosk, event_ids in batch.acks.items():
+            unique = list(dict.fromkeys(event_ids))  # a redelivery in the same batch
+            for start in range(0, len(unique), BATCH):
+                self._acknowledge(kiosk, unique[start : start + BATCH])
+        for after in batch.after:
             after()
 
-    def _apply(
-        self, spec: _EventType, kiosk: str, event_type: str, message: Envelope
-    ) -> AfterCommit | None:
-        if spec.effect is not None:
-            if self._seen(message.id):
-                self._duplicates.inc(type=event_type)
-                return None
-            with self._database.write() as session:
-                self._admitted(session, kiosk)  # before the effect, in a transaction of its own
-            spec.effect(kiosk, message)
+    def _apply_together(
+        self, batch: _Batch, events: list[tuple[Arrival, EventApplier[Any], Envelope]]
+    ) -> None:
+        done = _Batch()  # kept apart until the commit: a failed commit acks nothing
+        with self._database.write() as session:
+            refused = self._admit_kiosks(session, {arrival.kiosk for arrival, _, _ in events})
+            seen: set[str] = set()
+            for arrival, apply, message in events:
+                if arrival.kiosk in refused:
+                    done.reject(arrival, refused[arrival.kiosk], acked=False)
+                elif message.id in seen or _in_ledger(session, message.id):
+                    self._duplicates.inc(type=arrival.event_type)
+                    done.ack(arrival)
+                else:
+                    self._apply_one(session, done, arrival, apply, message)
+                seen.add(message.id)
+        for kiosk, event_ids in done.acks.items():
+            batch.acks[kiosk].extend(event_ids)
+        batch.after.extend(done.after)
+        batch.rejections.extend(done.rejections)
+        batch.failures += done.failures
+
+    def _admit_kiosks(self, session: Session, kiosks: set[str]) -> dict[str, str]:
+        """Admit each kiosk of the batch; returns those refused, with the reason."""
+        refused: dict[str, str] = {}
+        if self._admit is None:
+            return refused
+        for kiosk in sorted(kiosks):
+            try:
+                with session.begin_nested():
+                    self._admit(session, kiosk)
+            except KioskRefused as err:
+                refused[kiosk] = str(err)
+        return refused
+
+    def _apply_one(
+        self,
+        session: Session,
+        batch: _Batch,
+        arrival: Arrival,
+        apply: EventApplier[Any],
+        message: Envelope,
+    ) -> None:
         try:
-            with self._database.write() as session:
-                if spec.effect is None:
-                    self._admitted(session, kiosk)
-                if session.get(KioskEventRecord, message.id) is not None:
-                    self._duplicates.inc(type=event_type)
-                    return None
-                after = spec.apply(session, kiosk, message) if spec.apply else None
-                session.add(self._record(kiosk, event_type, message.id, "applied"))
+            with session.begin_nested():
+                after = apply(session, arrival.kiosk, message)
+                session.add(self._record(arrival, message.id, "applied"))
+                session.flush()
+        except EventRefused as err:
+            session.add(self._refused_record(arrival, str(err)))
+            batch.reject(arrival, str(err), acked=True)
+            return
         except IntegrityError:
             # Another hub worker committed the same event first (PostgreSQL).
             if not self._seen(message.id):
                 raise
-            self._duplicates.inc(type=event_type)
-            return None
-        return after
+            self._duplicates.inc(type=arrival.event_type)
+            batch.ack(arrival)
+            return
+        except Exception:
+            _LOGGER.exception(
+                "applying %s %s failed; the kiosk will retry", arrival.event_type, message.id
+            )
+            batch.failures += 1
+            return
+        batch.ack(arrival)
+        if after is not None:
+            batch.after.append(after)
 
-    def _admitted(self, session: Session, kiosk: str) -> None:
-        if self._admit is not None:
-            self._admit(session, kiosk)
+    def _apply_effect(
+        self, batch: _Batch, arrival: Arrival, effect: IdempotentEffect[Any], message: Envelope
+    ) -> None:
+        """An idempotent effect runs in a transaction of its own, before the ledger notes
+        the event: a crash in between repeats the effect, which is safe."""
+        if self._seen(message.id):
+            self._duplicates.inc(type=arrival.event_type)
+            batch.ack(arrival)
+            return
+        try:
+            with self._database.write() as session:
+                if self._admit_kiosks(session, {arrival.kiosk}):
+                    batch.reject(arrival, f"kiosk {arrival.kiosk!r} may not speak", acked=False)
+                    return
+            effect(arrival.kiosk, message)
+            with self._database.write() as session:
+                if session.get(KioskEventRecord, message.id) is None:
+                    session.add(self._record(arrival, message.id, "applied"))
+        except EventRefused as err:
+            self._store_refused(arrival, str(err))
+            batch.reject(arrival, str(err), acked=True)
+            return
+        except Exception:
+            _LOGGER.exception(
+                "applying %s %s failed; the kiosk will retry", arrival.event_type, message.id
+            )
+            batch.failures += 1
+            return
+        batch.ack(arrival)
 
     def _seen(self, event_id: str) -> bool:
         with self._database.read() as session:
             return session.get(KioskEventRecord, event_id) is not None
 
-    def _refuse(
-        self, kiosk: str, event_type: str, event_id: str, payload: bytes, reason: str
-    ) -> None:
-        _LOGGER.warning("event %s %s from %s refused: %s", event_type, event_id, kiosk, reason)
+    def _store_refused(self, arrival: Arrival, reason: str) -> None:
         with self._database.write() as session:
-            if session.get(KioskEventRecord, event_id) is None:
-                record = self._record(kiosk, event_type, event_id, "refused")
-                record.detail = reason[:DETAIL_LENGTH]
-                record.payload = payload.decode("utf-8", "replace")[:KEPT_PAYLOAD]
-                session.add(record)
-        self._acknowledge(kiosk, [event_id])
+            if session.get(KioskEventRecord, arrival.event_id) is None:
+                session.add(self._refused_record(arrival, reason))
 
-    def _record(self, kiosk: str, event_type: str, event_id: str, status: str) -> KioskEventRecord:
+    def _refused_record(self, arrival: Arrival, reason: str) -> KioskEventRecord:
+        record = self._record(arrival, arrival.event_id, "refused")
+        record.detail = reason[:DETAIL_LENGTH]
+        record.payload = arrival.payload.decode("utf-8", "replace")[:KEPT_PAYLOAD]
+        return record
+
+    def _record(self, arrival: Arrival, event_id: str, status: str) -> KioskEventRecord:
         return KioskEventRecord(
             event_id=event_id,
-            kiosk=kiosk,
-            type=event_type[:64],
+            kiosk=arrival.kiosk,
+            type=arrival.event_type[:64],
             received_at=self._clock(),
             status=status,
         )
+
+
+def _in_ledger(session: Session, event_id: str) -> bool:
+    return session.get(KioskEventRecord, event_id) is not None
+
+
+Done = Callable[[Sequence[Arrival], list[Rejection]], None]
+
+
+class IntakeLine:
+    """The thread that takes events off the network thread and applies them in batches.
+
+    ``done`` hears of every batch once it is applied and acked (the worker counts it).
+    A full queue makes :meth:`put` wait: the broker then holds the rest (QoS 1).
+    """
+
+    def __init__(self, intake: EventIntake, done: Done, *, batch: int = BATCH) -> None:
+        self._intake = intake
+        self._done = done
+        self._batch = batch
+        self._queue: queue.Queue[Arrival | None] = queue.Queue(QUEUE)
+        self._thread = threading.Thread(target=self._run, name="event-intake", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, arrival: Arrival) -> None:
+        self._queue.put(arrival)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Apply what is queued, then end the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            arrivals = [first] if first is not None else []
+            while first is not None and len(arrivals) < self._batch:
+                try:
+                    following = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if following is None:
+                    first = None
+                    break
+                arrivals.append(following)
+            if arrivals:
+                self._apply(arrivals)
+            if first is None:
+                return
+
+    def _apply(self, arrivals: list[Arrival]) -> None:
+        try:
+            rejections = self._intake.handle_batch(arrivals)
+        except Exception:  # the database is away: nothing acked, the kiosks retry
+            _LOGGER.exception("a batch of %d events failed; the kiosks will retry", len(arrivals))
+            self._intake.handler_errors += len(arrivals)
+            rejections = []
+        self._done(arrivals, rejections)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from paho.mqtt.packettypes import PacketTypes
@@ -31,7 +31,15 @@ from kiosk.hub.events import (
     HelpRequested,
     KioskCommand,
 )
-from kiosk.hub.intake import AfterCommit, EventIntake, EventRefused
+from kiosk.hub.intake import (
+    AfterCommit,
+    Arrival,
+    EventIntake,
+    EventRefused,
+    IntakeLine,
+    KioskRefused,
+    Rejection,
+)
 from kiosk.hub.metrics import HubMetrics
 from kiosk.hub.monitor import FleetMonitor
 from kiosk.protocol import topics
@@ -103,7 +111,8 @@ class HubWorker:
         )
         self.link.subscribe(topics.ALL_KIOSK_HEALTH, self._counted("health", self._on_kiosk_health))
         self.link.subscribe(BRIDGE_STATES, self._counted("uplink", self._on_bridge_state))
-        self.link.subscribe(topics.ALL_KIOSK_EVENTS, self._counted("event", self._on_event))
+        # Counted by the intake thread once applied (_events_done), not here at arrival.
+        self.link.subscribe(topics.ALL_KIOSK_EVENTS, self._on_event)
         self.link.subscribe(topics.HUB_STATE, self._on_hub_state)
         counted_link = _CountedLink(self.link, lambda handler: self._counted("rpc", handler))
         self.rpc = RpcServer(cast(MqttLink, counted_link))
@@ -115,8 +124,10 @@ class HubWorker:
             self._acknowledge,
             clock=desk.now,
             duplicates=self.metrics.duplicates,
-            admit=lambda session, kiosk: fleet.record_seen(session, kiosk, desk.now()),
+            admit=self._admit,
         )
+        self._events_rejected = 0
+        self._line = IntakeLine(self.intake, self._events_done)
         self.intake.register(topics.TICKET_ISSUED, TicketIssued, self._file_offline_ticket)
         self.intake.register(HELP_REQUESTED, HelpRequested, self._help_requested)
         self.intake.register_idempotent(COMMAND_RESULT, CommandResult, self._command_result)
@@ -125,17 +136,18 @@ class HubWorker:
     @property
     def rejected(self) -> int:
         """Messages dropped because they failed validation."""
-        return self.link.rejected
+        return self.link.rejected + self._events_rejected
 
     @property
     def handler_errors(self) -> int:
-        return self.link.handler_errors
+        return self.link.handler_errors + self.intake.handler_errors
 
     @property
     def is_connected(self) -> bool:
         return self.link.is_connected
 
     def start(self) -> None:
+        self._line.start()
         self.link.start()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -144,6 +156,7 @@ class HubWorker:
     def stop(self) -> None:
         """Say offline (retained), then disconnect; a clean disconnect skips the Will."""
         self._stopping = True
+        self._line.stop()  # what is queued is applied and acked while we are connected
         offline = HubState(state="offline", boot_id=self.boot_id)
         self.link.stop(farewell=[(topics.HUB_STATE, offline)])
 
@@ -251,15 +264,26 @@ class HubWorker:
             self._changed(kiosk)  # health alerts open and resolve like device alerts
 
     def _on_event(self, topic: str, payload: bytes, _props: Properties | None) -> None:
-        where = topics.parse_kiosk_topic(topic)
-        header = decode(EventHeader, payload)
-        if header.kiosk != where.kiosk:
-            # Kiosk A may publish only under its own topics (the broker sees to that), but
-            # what it writes inside them is its own: it must not speak for kiosk B.
-            raise InvalidPayload(f"event of kiosk {header.kiosk!r} on {where.kiosk!r}'s topic")
-        if where.name is None:
-            raise InvalidPayload(f"no event type in {topic}")
-        self.intake.handle(where.kiosk, where.name, header.id, payload)
+        """Read the header on the network thread; the intake thread applies the event."""
+        try:
+            arrival = _arrival(topic, payload)
+        except InvalidPayload:
+            self.metrics.intake.inc(kind="event")
+            self.metrics.rejected.inc(kind="event")
+            raise
+        self._line.put(arrival)
+
+    def _events_done(self, arrivals: Sequence[Arrival], rejections: list[Rejection]) -> None:
+        # Rejections first: once the intake count says a message is in, its verdict counts.
+        self._events_rejected += len(rejections)
+        self.metrics.rejected.inc(len(rejections), kind="event")
+        self.metrics.intake.inc(len(arrivals), kind="event")
+
+    def _admit(self, session: Session, kiosk: str) -> None:
+        try:
+            fleet.record_seen(session, kiosk, self._desk.now())
+        except fleet.Refused as err:
+            raise KioskRefused(str(err)) from err
 
     def _acknowledge(self, kiosk: str, event_ids: list[str]) -> None:
         self.link.publish(topics.kiosk_ack(kiosk), EventAck(kiosk=kiosk, event_ids=event_ids))
@@ -368,3 +392,15 @@ def _kiosk_of(topic: str) -> str:
         return topics.parse_kiosk_topic(topic).kiosk
     except topics.TopicError as err:
         raise InvalidPayload(str(err)) from err
+
+
+def _arrival(topic: str, payload: bytes) -> Arrival:
+    where = topics.parse_kiosk_topic(topic)
+    header = decode(EventHeader, payload)
+    if header.kiosk != where.kiosk:
+        # Kiosk A may publish only under its own topics (the broker sees to that), but
+        # what it writes inside them is its own: it must not speak for kiosk B.
+        raise InvalidPayload(f"event of kiosk {header.kiosk!r} on {where.kiosk!r}'s topic")
+    if where.name is None:
+        raise InvalidPayload(f"no event type in {topic}")
+    return Arrival(where.kiosk, where.name, header.id, payload)

@@ -98,7 +98,7 @@ def test_tickets_issued_while_the_hub_is_away_reach_it_once_when_it_is_back(
         hub.stop()
 
 
-def test_a_redelivered_event_is_applied_once_and_acked_each_time(
+def test_a_redelivered_event_is_applied_once_and_acked_again(
     central_broker: RunningBroker,
     live_desk: QueueDesk,
     worker: HubWorker,
@@ -107,11 +107,16 @@ def test_a_redelivered_event_is_applied_once_and_acked_each_time(
     _announce_k1(kiosk_link, live_desk)
     event = _offline_ticket("A-k1-001", None)
     acks = _Acks(kiosk_link)
-    for _ in range(3):
+    kiosk_link.publish(topics.kiosk_event("k1", topics.TICKET_ISSUED), event)
+    eventually(lambda: acks.count(event.id) == 1, "the ack")
+    for _ in range(2):  # redelivered; the two may share a batch, and then an ack
         kiosk_link.publish(topics.kiosk_event("k1", topics.TICKET_ISSUED), event)
-    eventually(lambda: acks.count(event.id) == 3, "an ack for every delivery")
+    eventually(
+        lambda: worker.metrics.duplicates.value(type=topics.TICKET_ISSUED) == 2,
+        "both redeliveries counted as duplicates",
+    )
+    eventually(lambda: acks.count(event.id) >= 2, "an ack for the redeliveries")
     assert _tickets(live_desk) == [("A-k1-001", "waiting")]
-    assert worker.metrics.duplicates.value(type=topics.TICKET_ISSUED) == 2
 
 
 def test_an_event_against_the_rules_is_kept_with_its_reason_and_acked(
