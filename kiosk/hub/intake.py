@@ -345,6 +345,8 @@ class IntakeLine:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Apply what is queued, then end the thread."""
+        if not self._thread.is_alive():
+            return  # never started (or already stopped)
         self._queue.put(None)
         self._thread.join(timeout)
 
