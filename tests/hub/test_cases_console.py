@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from kiosk.domain.cases.metrics import Period, case_metrics
 from kiosk.domain.cases.states import Accept, Claim, Dispatch, Note, Resolve
 from kiosk.domain.identity import check_char, person_key
+from kiosk.domain.queue import CENTRE_TIMEZONE
 from kiosk.hub.app import create_app
 from kiosk.hub.cases.setup import build_store
 from kiosk.hub.cases.store import CaseStore
@@ -223,6 +225,38 @@ def test_metrics_page_draws_svg_without_scripts(
     assert "<svg" in page and "受理及时率" in page and "100.0% (1/1)" in page
     assert "<script>" not in page.split("</head>", 1)[1]
     assert _login(app, "admin").get("/cases/metrics?month=2024-13").status_code == 400
+
+
+def test_metrics_load_only_the_cases_of_their_period_and_lose_no_fact(
+    store: CaseStore, clock: FakeClock
+) -> None:
+    local = clock.now.astimezone(CENTRE_TIMEZONE)
+    period = Period.month(local.year, local.month)
+
+    def handled(seq: int, at: datetime, resolved_after: timedelta | None) -> str:
+        clock.now = at
+        code = submit(store, seq, at=at)
+        store.act(code, Accept(actor=STAFF_COMMUNITY))
+        store.act(code, Dispatch(actor=STAFF_COMMUNITY, lead=store.directory.unit("wg-df1")))
+        if resolved_after is not None:
+            clock.now = at + resolved_after
+            store.act(code, Claim(actor=STAFF_GRID))
+            store.act(code, Resolve(actor=STAFF_GRID, reply="已处理"))
+        return code
+
+    handled(1, period.start - timedelta(days=200), timedelta(hours=1))  # long done
+    term = timedelta(hours=store.directory.sla.tiers["normal"])
+    # Dispatched half a term before the month and resolved before it, on time: its round
+    # still falls due inside the month, so it counts there (overdue rate's denominator).
+    handled(2, period.start - term / 2, timedelta(hours=1))
+    handled(3, period.start + timedelta(days=1), None)
+    loaded = store.logs_for_period(period.start, period.end)
+    assert len(loaded) == 2 and len(store.logs()) == 3
+    as_of = period.end
+    assert case_metrics(loaded, period, as_of) == case_metrics(store.logs(), period, as_of)
+    # Both rounds fell due in the month: case 2's resolved in time, case 3's still open.
+    overdue = case_metrics(loaded, period, as_of).overdue
+    assert (overdue.numerator, overdue.denominator) == (1, 2)
 
 
 # --- tokens and the JSON API ----------------------------------------------------------

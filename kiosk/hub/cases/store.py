@@ -65,6 +65,8 @@ from kiosk.hub.models import (
 
 _LOGGER = logging.getLogger(__name__)
 
+METRICS_LOOKBACK = timedelta(days=90)  # see CaseStore.longest_term
+
 SYSTEM = Actor("system", "hub")
 MAX_RETRIES = 3
 MAX_SKIPPED_CODES = 1000
@@ -166,6 +168,25 @@ class CaseStore:
         with self.database.read() as session:
             ids = list(session.scalars(select(CaseRow.id).where(*conditions)))
             return list(self._logs(session, ids).values())
+
+    def logs_for_period(self, start: datetime, end: datetime) -> list[list[CaseEvent]]:
+        """The logs of the cases that can have a metrics fact in ``[start, end)``.
+
+        Every fact (docs/cases.md, Metrics) happens at or after its case was filed, and
+        at the latest when a round falls due, which is one SLA term after an event of the
+        case: so a case filed before ``end`` whose last event is no more than the longest
+        term before ``start``. The rest are skipped, so a report costs what its period
+        holds, not the centre's whole history.
+        """
+        horizon = start - self.longest_term()
+        return self.logs(CaseRow.submitted_at < end, CaseRow.updated_at >= horizon)
+
+    def longest_term(self) -> timedelta:
+        """The longest SLA term configured, and never under METRICS_LOOKBACK: a case keeps
+        the terms it was filed with, which a later configuration may have shortened."""
+        sla = self.directory.sla
+        hours = max([sla.accept_hours, *sla.tiers.values()])
+        return max(timedelta(hours=hours), METRICS_LOOKBACK)
 
     @staticmethod
     def _logs(session: Session, ids: Sequence[int]) -> dict[int, list[CaseEvent]]:

@@ -477,7 +477,7 @@ def metrics() -> str:
         period = Period.month(year, mon)
     except ValueError:
         abort(400, description="month must be YYYY-MM")
-    logs = store().logs()
+    logs = store().logs_for_period(period.start, period.end)
     d = store().directory
     by_unit = metrics_by_unit(logs, period, min(now, period.end))
     rows = [
