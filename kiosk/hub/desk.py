@@ -50,6 +50,7 @@ class QueueDesk:
         # kiosk → centre, read on every ticket; only kiosk_state() changes it (every hub
         # worker sees every state message, so each keeps its own copy current).
         self._centres: dict[str, str] = {}
+        self._board_day: date | None = None
 
     def now(self) -> datetime:
         return self._clock()
@@ -61,6 +62,18 @@ class QueueDesk:
         """Call ``listener`` with the new board after every change of a centre's calls."""
         with self._listeners_lock:
             self._board_listeners.append(listener)
+
+    def announce_new_day(self) -> bool:
+        """Send every centre's board again once the service day has turned (a periodic
+        sweep calls this): call displays then drop yesterday's calls at midnight, not at
+        the first call of the morning. True when it did."""
+        today = self.today()
+        last, self._board_day = self._board_day, today
+        if last is None or last == today:
+            return False  # at start the worker sends every board as it connects
+        for centre in self.catalogue.centres:
+            self._announce(centre.code)
+        return True
 
     # --- kiosks ----------------------------------------------------------------------
 

@@ -100,6 +100,7 @@ def _start(settings: Settings) -> _Hub:
     ).install(worker.rpc, worker.intake)
     monitor.sweepers.append(every(settings.hub.cases.close_every_seconds, cases.close_unrated))
     monitor.sweepers.append(commands.expire_overdue)
+    monitor.sweepers.append(desk.announce_new_day)
     monitor.start()
     worker.start()
     try:

@@ -174,6 +174,24 @@ def test_board_listeners_hear_every_call(desk_k1: QueueDesk) -> None:
     assert len(heard) == 1, "no call, no new board"
 
 
+def test_boards_are_sent_again_when_the_service_day_turns(
+    desk_k1: QueueDesk, clock: FakeClock
+) -> None:
+    """Call displays drop yesterday's calls at local midnight, not at the first call."""
+    heard: list[Board] = []
+    desk_k1.on_board(heard.append)
+    desk_k1.take("k1", "social", _eid())
+    desk_k1.call_next(CENTRE, 1, actor="user:clerk")
+    assert not desk_k1.announce_new_day(), "the first look only notes the day"
+    clock.now = datetime(2024, 5, 6, 15, 59, 59, tzinfo=UTC)  # 23:59:59 in Shanghai
+    assert not desk_k1.announce_new_day()
+    assert [b.calls[0].number for b in heard] == ["A001"]
+    clock.now = datetime(2024, 5, 6, 16, 0, 1, tzinfo=UTC)  # 00:00:01 on the 7th
+    assert desk_k1.announce_new_day()
+    assert (heard[-1].centre, heard[-1].calls, len(heard)) == (CENTRE, [], 2)
+    assert not desk_k1.announce_new_day(), "once a day"
+
+
 def test_todays_summary_per_service(desk_k1: QueueDesk, clock: FakeClock) -> None:
     for service in ("social", "social", "civil"):
         desk_k1.take("k1", service, _eid())
