@@ -29,6 +29,7 @@ from kiosk.enroll import (
     target_from_state_dir,
     wait_for_login,
 )
+from kiosk.enroll.broker_files import acl_without
 from kiosk.hub.desk import QueueDesk
 from kiosk.hub.models import AuditEntry
 from kiosk.hub.worker import HubWorker
@@ -235,7 +236,7 @@ def test_an_acl_written_before_the_markers_loses_the_bare_user_block() -> None:
         "user k1\ntopic read svc/v1/centre/demo/board\n\n"
         "user k2\ntopic read svc/v1/centre/demo/board\n"
     )
-    text, removed = enroll_module._acl_without(legacy, "k1")
+    text, removed = acl_without(legacy, "k1")
     assert removed and "user k1" not in text and "# kiosk k1" not in text
     assert "user k2" in text and "user hub" in text
 
