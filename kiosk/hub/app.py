@@ -22,6 +22,7 @@ from kiosk.hub.cases.setup import build_store
 from kiosk.hub.cases.store import CaseStore
 from kiosk.hub.commands import CommandDesk
 from kiosk.hub.console import (
+    accounts,
     alerts,
     api,
     audit,
@@ -68,6 +69,7 @@ BLUEPRINTS = (
     cases.bp,
     cases_board.bp,
     cases_api.bp,
+    accounts.bp,
 )
 
 

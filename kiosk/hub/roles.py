@@ -15,13 +15,22 @@ Permission = Literal[
     "alerts.manage",  # acknowledge and resolve alerts
     "audit.view",  # the audit log and its export
     "kiosk.command",  # remote commands to kiosks
+    "users.manage",  # staff accounts: create, passwords, roles, grants, disable, TOTP
 ]
 
 # Case handlers and points officers have their own modules still to come (cases, points);
 # until then they can look at the queue, nothing more. The auditor changes nothing.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
-        {"queue.view", "queue.call", "fleet.view", "alerts.manage", "audit.view", "kiosk.command"}
+        {
+            "queue.view",
+            "queue.call",
+            "fleet.view",
+            "alerts.manage",
+            "audit.view",
+            "kiosk.command",
+            "users.manage",
+        }
     ),
     "staff": frozenset({"queue.view", "queue.call", "fleet.view", "alerts.manage"}),
     "case_handler": frozenset({"queue.view"}),

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
@@ -98,10 +98,15 @@ def verify_password(stored: str, password: str) -> tuple[bool, bool]:
 def _check(username: str, password: str | None, role: str) -> None:
     if not username or len(username) > 64 or not username.isprintable():
         raise UserError("a username is 1-64 printable characters")
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    if password is not None:
+        _check_password(password)
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
 
 
 def _check_centres(centres: Iterable[str]) -> list[str]:
@@ -135,6 +140,7 @@ def add_user(
     centres: Iterable[str] = (),
     *,
     actor: str = "cli",
+    remote_addr: str | None = None,
 ) -> StaffUser:
     """Create an account; :class:`UserError` if the name is taken or the input is bad."""
     _check(username, password, role)
@@ -155,7 +161,13 @@ def add_user(
         session.flush()
         _grant(session, user, granted)
         audit.record(
-            session, now, actor, "user.add", f"user:{username}", detail=_grants(role, granted)
+            session,
+            now,
+            actor,
+            "user.add",
+            f"user:{username}",
+            remote_addr=remote_addr,
+            detail=_grants(role, granted),
         )
         return _staff_user(session, user)
 
@@ -199,17 +211,146 @@ def _grants(role: str, centres: list[str] | None) -> dict[str, object]:
     return detail
 
 
-def set_disabled(database: Database, username: str, disabled: bool, *, actor: str) -> None:
-    """Disable (or enable) an account; its open sessions end at their next request."""
+def set_disabled(
+    database: Database,
+    username: str,
+    disabled: bool,
+    *,
+    actor: str,
+    remote_addr: str | None = None,
+) -> None:
+    """Disable (or enable) an account; its open sessions end at their next request.
+    :class:`UserError` for an unknown account or the last enabled admin."""
     now = datetime.now(UTC)
     with database.write() as session:
-        user = session.scalars(select(User).where(User.username == username)).first()
-        if user is None:
-            raise UserError(f"no user {username!r}")
+        user = _existing(session, username)
+        if disabled:
+            _keep_an_admin(session, user)
         user.disabled = disabled
         user.session_version += 1
         action = "user.disable" if disabled else "user.enable"
-        audit.record(session, now, actor, action, f"user:{username}")
+        audit.record(session, now, actor, action, f"user:{username}", remote_addr=remote_addr)
+
+
+def set_password(
+    database: Database,
+    username: str,
+    password: str,
+    *,
+    actor: str,
+    remote_addr: str | None = None,
+) -> StaffUser:
+    """A new password for an existing account (role, grants and disabled stay as they
+    are); the account's sessions signed before end."""
+    _check_password(password)
+    now = datetime.now(UTC)
+    with database.write() as session:
+        user = _existing(session, username)
+        user.password_hash = hash_password(password)
+        user.session_version += 1
+        audit.record(
+            session, now, actor, "user.password", f"user:{username}", remote_addr=remote_addr
+        )
+        return _staff_user(session, user)
+
+
+def set_grants(
+    database: Database,
+    username: str,
+    role: str,
+    centres: Iterable[str],
+    *,
+    actor: str,
+    remote_addr: str | None = None,
+) -> StaffUser:
+    """Change an account's role and centres, password untouched. Sessions go on: every
+    request loads the account afresh (:func:`load_user`), so the change holds at once.
+    :class:`UserError` for a bad role or centre, or to demote the last enabled admin."""
+    _check(username, None, role)
+    granted = _check_centres(centres)
+    now = datetime.now(UTC)
+    with database.write() as session:
+        user = _existing(session, username)
+        if role != "admin":
+            _keep_an_admin(session, user)
+        previous = user.role
+        user.role = role
+        _grant(session, user, granted)
+        detail = {**_grants(role, granted), "previous_role": previous}
+        audit.record(
+            session,
+            now,
+            actor,
+            "user.grants",
+            f"user:{username}",
+            remote_addr=remote_addr,
+            detail=detail,
+        )
+        return _staff_user(session, user)
+
+
+def _existing(session: Session, username: str) -> User:
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise UserError(f"no user {username!r}")
+    return user
+
+
+def _keep_an_admin(session: Session, user: User) -> None:
+    """Refuse to take away the last enabled admin: nobody could manage accounts then."""
+    if user.role != "admin" or user.disabled:
+        return
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == "admin", User.disabled.is_(False), User.id != user.id)
+    )
+    if not others:
+        raise UserError(f"{user.username!r} is the last enabled admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An account as the accounts page lists it: no hash, no second-factor secret."""
+
+    username: str
+    role: str
+    centres: tuple[str, ...]
+    disabled: bool
+    totp: bool
+    created_at: datetime
+
+
+def list_accounts(database: Database) -> list[Account]:
+    """Every account, by name, with its granted centres (as stored, also for admins)."""
+    return _accounts(database, select(User).order_by(User.username))
+
+
+def find_account(database: Database, username: str) -> Account | None:
+    found = _accounts(database, select(User).where(User.username == username))
+    return found[0] if found else None
+
+
+def _accounts(database: Database, query: Select[User]) -> list[Account]:
+    with database.read() as session:
+        found = list(session.scalars(query))
+        grants: dict[int, list[str]] = {}
+        rows = select(UserCentre.user_id, UserCentre.centre).where(
+            UserCentre.user_id.in_([user.id for user in found])
+        )
+        for user_id, centre in session.execute(rows.order_by(UserCentre.centre)):
+            grants.setdefault(user_id, []).append(centre)
+        return [
+            Account(
+                username=user.username,
+                role=user.role,
+                centres=tuple(grants.get(user.id, ())),
+                disabled=user.disabled,
+                totp=user.totp_secret is not None,
+                created_at=user.created_at,
+            )
+            for user in found
+        ]
 
 
 def authenticate(database: Database, username: str, password: str) -> StaffUser | None:
