@@ -6,6 +6,10 @@ The hub publishes a :class:`~kiosk.hub.events.KioskCommand` on
 it at the deadline, so a reload asked for this morning does not fire tonight. The kiosk
 answers with the event ``command.result``; a command with no answer by its deadline is
 marked ``expired`` by the monitor's sweep.
+
+A ``config`` command is checked here with the kiosk's own rules
+(:mod:`kiosk.protocol.pushed_config`) before it is recorded: a configuration the kiosk
+would refuse is refused at once, to the person who typed it, and never sent.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from kiosk.hub.db import Database
 from kiosk.hub.events import CommandResult, KioskCommand
 from kiosk.hub.models import COMMAND_NAMES
 from kiosk.hub.models import KioskCommand as CommandRow
+from kiosk.protocol.pushed_config import config_problem
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,8 +35,8 @@ Clock = Callable[[], datetime]
 # Publishes the command with the given expiry in seconds; False if it could not be sent.
 Publisher = Callable[[KioskCommand, int], bool]
 MAX_LISTED = 50
-# Commands a person may send from the console's kiosk page; "config" needs its params
-# from the API.
+# Commands a person may send with the console's command list; "config" has a form of its
+# own for its params (the console's kiosk page) besides the API.
 FORM_COMMANDS = ("print_test", "reload", "rebirth")
 LABELS = {
     "print_test": "打印测试页",
@@ -43,6 +48,10 @@ LABELS = {
 
 class CommandError(ValueError):
     """The command cannot be sent: unknown kiosk (or outside scope), revoked, bad name."""
+
+
+class InvalidParams(CommandError):
+    """The command's params are refused (a ``config`` the kiosk would refuse)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +125,8 @@ class CommandDesk:
         """Record, audit and publish a command. :class:`CommandError` when it cannot go."""
         if name not in COMMAND_NAMES:
             raise CommandError(f"unknown command {name!r}; one of {', '.join(COMMAND_NAMES)}")
+        if name == "config" and (problem := config_problem(params or {})) is not None:
+            raise InvalidParams(f"invalid configuration: {problem}")
         seconds = expiry or self.expiry
         now = self._clock()
         with self.database.write() as session:

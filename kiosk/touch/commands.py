@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
 from flask import Flask, current_app
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from kiosk.domain.queue import CENTRE_TIMEZONE
 from kiosk.domain.receipt import Cut, Feed, Receipt, Text
@@ -45,6 +44,7 @@ from kiosk.protocol.messages import (
     decode,
     utcnow,
 )
+from kiosk.protocol.pushed_config import ConfigParams, config_problem
 from kiosk.protocol.topics import COMMAND_RESULT
 
 _LOGGER = logging.getLogger(__name__)
@@ -53,8 +53,6 @@ EXTENSION = "kiosk.touch.commands"
 REMEMBERED = 256  # command ids kept to run each once; a kiosk gets a few a day
 PRINT_WAIT = 15.0  # seconds a test page may take to reach the printer before "failed"
 COMMAND_NAMES = ("print_test", "reload", "rebirth", "config")
-TEXT_KEYS = ("welcome", "notice")
-_SERVICE_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 Status = Literal["done", "failed", "refused", "expired"]
 Clock = Callable[[], datetime]
@@ -74,48 +72,6 @@ class CommandLink(Protocol):
     def announce(self) -> None: ...
 
     def queue_event(self, event_type: str, message: Envelope) -> object: ...
-
-
-class ConfigParams(BaseModel):
-    """What a ``config`` command may set. Anything else is refused, with the reason."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    services: dict[str, str] = Field(
-        default_factory=dict, description="service code → the name its button shows"
-    )
-    texts: dict[Literal["welcome", "notice"], str] = Field(default_factory=dict)
-
-    @field_validator("services")
-    @classmethod
-    def _services(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > 50:
-            raise ValueError("at most 50 services")
-        for code, name in value.items():
-            if not _SERVICE_CODE.match(code):
-                raise ValueError(f"service code {code!r} must be 1-32 of a-z 0-9 _ -")
-            if not 1 <= len(name.strip()) <= 20:
-                raise ValueError(f"the name of {code!r} must be 1-20 characters")
-        return {code: name.strip() for code, name in value.items()}
-
-    @field_validator("texts")
-    @classmethod
-    def _texts(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, text in value.items():
-            if len(text) > 120:
-                raise ValueError(f"text {key!r} must be at most 120 characters")
-        return {key: text.strip() for key, text in value.items()}
-
-
-def config_problem(params: dict[str, Any]) -> str | None:
-    """Why ``params`` is no valid configuration, in one line; None if it is."""
-    try:
-        ConfigParams.model_validate(params)
-    except ValidationError as err:
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(params)'}: {e['msg']}" for e in err.errors()
-        )[:200]
-    return None
 
 
 class KioskCommands:

@@ -3,6 +3,8 @@ kiosk's detail with its alert history."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import (
     Blueprint,
     abort,
@@ -16,18 +18,28 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from kiosk.domain.queue import Service
 from kiosk.hub import health, receipts
 from kiosk.hub.alerts import KIND_LABELS, STATUS_LABELS
-from kiosk.hub.commands import FORM_COMMANDS, LABELS, CommandDesk, CommandError, CommandView
+from kiosk.hub.commands import (
+    FORM_COMMANDS,
+    LABELS,
+    CommandDesk,
+    CommandError,
+    CommandView,
+    InvalidParams,
+)
 from kiosk.hub.console.common import actor, can, context, require, scope
 from kiosk.hub.console.dashboard import visible_centres
 from kiosk.hub.models import Kiosk, KioskEventRecord
 from kiosk.hub.monitor import PROBLEM_LABELS
+from kiosk.protocol.pushed_config import MAX_NAME, MAX_TEXT, TEXT_KEYS, config_problem
 
 bp = Blueprint("fleet", __name__, url_prefix="/fleet")
 
 REFRESH_SECONDS = 15
 REFUSED_SHOWN = 500
+SERVICE_FIELD = "service."  # the config form's name fields: service.<code>
 
 
 @bp.app_template_filter("duration")
@@ -100,6 +112,13 @@ def refused_events() -> str:
 @bp.get("/<kiosk>")
 @require("fleet.view")
 def kiosk(kiosk: str) -> str:
+    return kiosk_page(kiosk)
+
+
+def kiosk_page(
+    kiosk: str, *, config_error: str | None = None, typed: Mapping[str, str] | None = None
+) -> str:
+    """The kiosk's page; ``config_error`` and ``typed`` when the config form comes back."""
     row = context().monitor.kiosk(kiosk, scope=scope())
     week = context().monitor.week(kiosk, scope=scope())
     if row is None or week is None:
@@ -114,6 +133,12 @@ def kiosk(kiosk: str) -> str:
         commands=commands().of_kiosk(kiosk) if can("kiosk.command") else [],
         command_names={name: LABELS[name] for name in FORM_COMMANDS},
         command_labels=LABELS,
+        config_services=centre_services(row.kiosk.home),
+        config_error=config_error,
+        typed=typed or {},
+        service_field=SERVICE_FIELD,
+        max_name=MAX_NAME,
+        max_text=MAX_TEXT,
         receipts=receipts.latest(context().settings.hub.receipts_dir, kiosk),
     )
 
@@ -138,7 +163,10 @@ def commands() -> CommandDesk:
 
 
 def send_command(kiosk: str, name: str, params: dict[str, object] | None) -> CommandView:
-    """Send for a view; 404 for an unknown kiosk or command, 409 for a revoked kiosk."""
+    """Send for a view; 404 for an unknown kiosk or command, 409 for a revoked kiosk, 400
+    for a configuration the kiosk would refuse or naming services its centre has not."""
+    if name == "config" and (problem := unknown_services(kiosk, params or {})) is not None:
+        abort(400, description=problem)
     try:
         return commands().send(
             kiosk,
@@ -148,6 +176,8 @@ def send_command(kiosk: str, name: str, params: dict[str, object] | None) -> Com
             scope=scope(),
             remote_addr=request.remote_addr,
         )
+    except InvalidParams as err:
+        abort(400, description=str(err))
     except CommandError as err:
         abort(409 if "revoked" in str(err) else 404, description=str(err))
 
@@ -163,4 +193,74 @@ def command(kiosk: str) -> Response:
         flash(f"{LABELS[name]}：未能发出（{sent.detail}）", "empty")
     else:
         flash(f"已发出：{LABELS[name]}", "called")
+    return redirect(url_for("fleet.kiosk", kiosk=kiosk))
+
+
+# --- 推送配置: the config command from a form ------------------------------------------
+
+
+def centre_services(centre: str | None) -> tuple[Service, ...]:
+    """The services of the kiosk's centre in the hub's catalogue: the names it may push."""
+    found = context().desk.catalogue.find(centre)
+    return () if found is None else found.services
+
+
+def unknown_services(kiosk: str, params: Mapping[str, object]) -> str | None:
+    """Why ``params`` names a service the kiosk's centre does not offer; None if it does not.
+    The kiosk would take any well-formed code, but a name for a button it never shows is
+    a typing mistake the sender should hear about."""
+    services = params.get("services")
+    row = context().monitor.kiosk(kiosk, scope=scope())
+    if not isinstance(services, dict) or row is None:
+        return None  # the shape is the shared model's to judge, an unknown kiosk a 404
+    offered = {s.code for s in centre_services(row.kiosk.home)}
+    unknown = sorted(str(code) for code in services if code not in offered)
+    if not unknown:
+        return None
+    return (
+        f"本中心没有这些业务：{', '.join(unknown)}"
+        f"（unknown service code at centre {row.kiosk.home or '—'!s}）"
+    )
+
+
+def config_from_form(form: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """The ``config`` params of the form: only the fields filled in (empty = unchanged)."""
+    services = {
+        field.removeprefix(SERVICE_FIELD): value.strip()
+        for field, value in form.items()
+        if field.startswith(SERVICE_FIELD) and value.strip()
+    }
+    texts: dict[str, str] = {
+        key: form[key].strip() for key in TEXT_KEYS if form.get(key, "").strip()
+    }
+    params: dict[str, dict[str, str]] = {}
+    if services:
+        params["services"] = services
+    if texts:
+        params["texts"] = texts
+    return params
+
+
+def config_refusal(kiosk: str, params: dict[str, dict[str, str]]) -> str | None:
+    """Why the form's configuration cannot go, for the page; None if it can."""
+    if not params:
+        return "没有填写任何内容，未发出（nothing filled in: nothing to push）"
+    problem = unknown_services(kiosk, params) or config_problem(dict(params))
+    return None if problem is None else f"配置有误，未发出（{problem}）"
+
+
+@bp.post("/<kiosk>/config")
+@require("kiosk.command")
+def push_config(kiosk: str) -> Response | tuple[str, int]:
+    params = config_from_form(request.form)
+    problem = config_refusal(kiosk, params)
+    if problem is not None:
+        # Back to the page with the message and everything as it was typed.
+        return kiosk_page(kiosk, config_error=problem, typed=request.form), 400
+    sent = send_command(kiosk, "config", dict(params))
+    settings = sum(len(part) for part in params.values())
+    if sent.status == "failed":
+        flash(f"{LABELS['config']}：未能发出（{sent.detail}）", "empty")
+    else:
+        flash(f"已发出：{LABELS['config']}（{settings} 项）", "called")
     return redirect(url_for("fleet.kiosk", kiosk=kiosk))
