@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tests.demo_client import eventually, http_json, receipt_files
+from tests.demo_client import http_json, receipt_files
+from tests.waiting import eventually
 
 
 def _touch(demo: dict[str, Any], kiosk: str = "k1") -> str:
@@ -39,7 +40,7 @@ def test_a_ticket_is_printed_on_the_kiosk_that_issued_it(demo: dict[str, Any]) -
     assert re.fullmatch(r"B\d{3}", ticket["number"])
     assert ticket["service"] == "civil" and ticket["waiting_ahead"] >= 0
     receipts = Path(demo["receipts"]) / "k2"
-    txt = eventually(lambda: receipt_files(receipts, ticket["number"]), 10, "the receipt")
+    txt = eventually(lambda: receipt_files(receipts, ticket["number"]), "the receipt", 10)
     text = txt.read_text(encoding="utf-8")
     assert "演示社区党群服务中心" in text and "民政救助" in text
     raw = txt.with_suffix(".bin").read_bytes()
@@ -48,8 +49,8 @@ def test_a_ticket_is_printed_on_the_kiosk_that_issued_it(demo: dict[str, Any]) -
     assert ticket["number"].encode() in raw, "the number is text, not a raster image"
     png = eventually(
         lambda: txt.with_suffix(".png").exists() and txt.with_suffix(".png"),
-        5,
         "the receipt's picture",
+        5,
     )
     assert png.stat().st_size > 1000
 

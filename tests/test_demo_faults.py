@@ -23,7 +23,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk.demo import launch_demo
 from kiosk.netutil import free_port_block
-from tests.demo_client import Console, eventually, http_json
+from tests.demo_client import Console, http_json
+from tests.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -73,26 +74,26 @@ def _take_until(
         answers.append(body)
         return got == status
 
-    eventually(probe, timeout, f"a ticket request answered {status}")
+    eventually(probe, f"a ticket request answered {status}", timeout)
     return answers[-1]
 
 
 def test_a_stopped_kiosk_shows_offline_within_ten_seconds(faulty_demo: dict[str, Any]) -> None:
     console = _console(faulty_demo)
-    eventually(lambda: (console.kiosk("k1") or {}).get("state") == "online", 10, "k1 online")
+    eventually(lambda: (console.kiosk("k1") or {}).get("state") == "online", "k1 online", 10)
     touch_pid = _pids(faulty_demo)["k1-touch"]
     with supervisor_paused(faulty_demo):
         os.kill(touch_pid, signal.SIGKILL)
         started = time.monotonic()
         eventually(
             lambda: (console.kiosk("k1") or {}).get("state") == "offline",
-            10,
             "the console to show k1 offline",
+            10,
         )
         assert time.monotonic() - started < 10
     # The supervisor restarts it, rewrites demo.json, and the kiosk comes back online.
-    eventually(lambda: _pids(faulty_demo)["k1-touch"] != touch_pid, 10, "a new touch PID")
-    eventually(lambda: (console.kiosk("k1") or {}).get("state") == "online", 20, "k1 back")
+    eventually(lambda: _pids(faulty_demo)["k1-touch"] != touch_pid, "a new touch PID", 10)
+    eventually(lambda: (console.kiosk("k1") or {}).get("state") == "online", "k1 back", 20)
 
 
 def test_hub_down_gets_a_clear_answer_and_tickets_survive_its_restart(
@@ -130,6 +131,6 @@ def test_rubbish_on_the_hubs_topics_is_dropped_and_counted(faulty_demo: dict[str
     log = Path(faulty_demo["logs"]) / "hub.log"
     eventually(
         lambda: log.read_text().count("dropped message on svc/v1/kiosk/k1/") >= 3,
-        5,
         "the hub to log the dropped messages",
+        5,
     )

@@ -38,8 +38,8 @@ from kiosk.touch.link import KioskLink
 from kiosk.touch.ui import TouchUi
 from tests import brokers
 from tests.brokers import RunningBroker
-from tests.demo_client import eventually
 from tests.touch.conftest import WAIT, Listener, StandInHub, start_link, touch_settings
+from tests.waiting import eventually
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
@@ -174,7 +174,7 @@ class TouchStack:
             served.context.residents.forget()
         if not self.link.hub_online:
             self.hub.say("online")
-            eventually(lambda: self.link.hub_online, WAIT, "the hub back online")
+            eventually(lambda: self.link.hub_online, "the hub back online", WAIT)
 
 
 @pytest.fixture(scope="session")

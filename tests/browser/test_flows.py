@@ -19,8 +19,8 @@ from tests.browser.conftest import (
     screenshot,
     tap,
 )
-from tests.demo_client import eventually
 from tests.touch.conftest import WAIT
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -261,14 +261,14 @@ def test_call_staff_on_screen_and_on_the_gpio_button(
     expect(page.locator("#q")).to_have_value("ab")  # nothing typed is lost
     screenshot(page, "flow-help-800x480")
     event = eventually(
-        lambda: _help_events(stack, "screen"), WAIT, "help.requested from the screen"
+        lambda: _help_events(stack, "screen"), "help.requested from the screen", WAIT
     )
     assert event[-1]["kiosk"] == "k1" and event[-1]["seq"] >= 1
     dialog.locator("[data-close]").tap()
     expect(dialog).to_be_hidden()
     stack.bridge.gpio("help_pressed")
     expect(dialog).to_be_visible()
-    eventually(lambda: _help_events(stack, "button"), WAIT, "help.requested from the button")
+    eventually(lambda: _help_events(stack, "button"), "help.requested from the button", WAIT)
 
 
 def test_idle_asks_then_forgets_everything_and_shows_the_attract_screen(

@@ -10,7 +10,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot
-from tests.demo_client import eventually, receipt_files
+from tests.demo_client import receipt_files
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -31,6 +32,6 @@ def test_touching_a_service_prints_a_ticket(demo: dict[str, Any], kiosk_page: Pa
     assert number is not None
     screenshot(kiosk_page, "touch-ticket-800x480")
     receipts = Path(demo["receipts"]) / "k1"
-    txt = eventually(lambda: receipt_files(receipts, number.group()), 10, "the receipt")
+    txt = eventually(lambda: receipt_files(receipts, number.group()), "the receipt", 10)
     assert txt.with_suffix(".png").exists()
     assert all(url.startswith("http://127.0.0.1") for url in requests), requests

@@ -36,7 +36,7 @@ from kiosk.touch import create_app
 from kiosk.touch.link import KioskLink
 from kiosk.touch.ui import TouchUi
 from tests.brokers import CENTRE, KIOSK, RunningBroker
-from tests.demo_client import eventually
+from tests.waiting import eventually
 
 WAIT = 10.0  # seconds: the longest any test waits for a broker, the bridge or a message
 CENTRE_NAME = "测试社区党群服务中心"
@@ -148,7 +148,7 @@ def start_link(settings: Settings) -> KioskLink:
     link = KioskLink(settings)
     link.start()
     assert link.wait_connected(WAIT), "the touch app could not reach its edge broker"
-    eventually(lambda: link.hub_online, WAIT, "the hub's birth to cross the bridge")
+    eventually(lambda: link.hub_online, "the hub's birth to cross the bridge", WAIT)
     return link
 
 
@@ -194,7 +194,7 @@ class Listener:
             return [payload for _, payload in self.messages]
 
     def first(self, match: Callable[[bytes], bool], what: str) -> bytes:
-        return eventually(lambda: next((p for p in self.payloads() if match(p)), None), WAIT, what)
+        return eventually(lambda: next((p for p in self.payloads() if match(p)), None), what, WAIT)
 
     def close(self) -> None:
         self.link.stop()

@@ -18,7 +18,6 @@ from kiosk.settings import Settings
 from kiosk.touch import create_app
 from kiosk.touch.link import KioskLink
 from tests.brokers import KIOSK, RunningBroker
-from tests.demo_client import eventually
 from tests.touch.conftest import (
     CENTRE_NAME,
     DAY,
@@ -28,6 +27,7 @@ from tests.touch.conftest import (
     start_link,
     touch_settings,
 )
+from tests.waiting import eventually
 
 
 def _take(
@@ -103,8 +103,8 @@ def test_the_print_status_follows_the_bridge(
             lambda: (
                 (b := client.get(f"/api/print-jobs/{job}").get_json())["status"] == "waiting" and b
             ),
-            WAIT,
             "the print result",
+            WAIT,
         )
     finally:
         bridge.close()
@@ -206,7 +206,7 @@ def test_a_hub_known_offline_issues_a_fallback_ticket_at_once(
 ) -> None:
     assert client.get("/api/services").status_code == 200  # cached now
     hub.say("offline")
-    eventually(lambda: link.hub_known_offline, WAIT, "the hub's Will to reach the kiosk")
+    eventually(lambda: link.hub_known_offline, "the hub's Will to reach the kiosk", WAIT)
     started = time.monotonic()
     status, body = _take(client)
     assert time.monotonic() - started < 0.2, "no rpc round trip is attempted"
@@ -220,7 +220,7 @@ def test_a_hub_known_offline_issues_a_fallback_ticket_at_once(
     response = client.get("/api/services")
     assert response.status_code == 200 and response.get_json()["centre"] == "demo"
     hub.say("online")
-    eventually(lambda: link.hub_online, WAIT, "the hub's birth")
+    eventually(lambda: link.hub_online, "the hub's birth", WAIT)
     status, body = _take(client)
     assert status == 201 and body["offline"] is False and body["number"] == "A001"
 
@@ -232,7 +232,7 @@ def test_a_late_will_of_an_older_hub_process_is_ignored(link: KioskLink, hub: St
         assert link.hub_online, "a Will of another boot must not mark the running hub offline"
         time.sleep(0.02)
     hub.say("offline")  # the running hub's own Will does
-    eventually(lambda: link.hub_known_offline, WAIT, "the hub's own Will")
+    eventually(lambda: link.hub_known_offline, "the hub's own Will", WAIT)
 
 
 def test_no_services_and_no_hub_is_503(
@@ -242,7 +242,7 @@ def test_no_services_and_no_hub_is_503(
     link = KioskLink(settings)
     link.start()
     try:
-        eventually(lambda: link.hub_known_offline and link.is_connected, WAIT, "the hub's Will")
+        eventually(lambda: link.hub_known_offline and link.is_connected, "the hub's Will", WAIT)
         client = create_app(settings, link).test_client()
         response = client.get("/api/services")
     finally:
@@ -262,7 +262,7 @@ def test_a_retried_request_with_its_event_id_gets_the_same_ticket_and_one_slip(
         first[1]["number"] == again[1]["number"] and first[1]["print_job"] == again[1]["print_job"]
     )
     hub.say("offline")  # offline too: the kiosk remembers what that key got
-    eventually(lambda: link.hub_known_offline, WAIT, "the hub's Will")
+    eventually(lambda: link.hub_known_offline, "the hub's Will", WAIT)
     assert _take(client, {"service": "social", "event_id": key})[1] == first[1]
 
 
@@ -277,7 +277,7 @@ def test_two_taps_of_one_press_at_once_while_offline_make_one_ticket(
 ) -> None:
     assert client.get("/api/services").status_code == 200
     hub.say("offline")
-    eventually(lambda: link.hub_known_offline, WAIT, "the hub's Will")
+    eventually(lambda: link.hub_known_offline, "the hub's Will", WAIT)
     body = {"service": "civil", "event_id": "fedcba9876543210fedcba9876543210"}
     app = client.application
     with ThreadPoolExecutor(4) as pool:

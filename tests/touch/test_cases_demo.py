@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.domain.cases.codes import make_code, parse_code
-from tests.demo_client import eventually, http_json, receipt_files
+from tests.demo_client import http_json, receipt_files
+from tests.waiting import eventually
 
 
 def _touch(demo: dict[str, Any], kiosk: str = "k1") -> str:
@@ -44,7 +45,7 @@ def test_a_case_filed_at_a_kiosk_reaches_the_hub_and_its_slip_prints(
     code = filed["tracking_code"]
     assert parse_code(code).channel == "box"
     # The slip, as the printer simulator rendered what it received.
-    txt = eventually(lambda: receipt_files(Path(demo["receipts"]) / "k1", code), 15, "the slip")
+    txt = eventually(lambda: receipt_files(Path(demo["receipts"]) / "k1", code), "the slip", 15)
     slip = txt.read_text(encoding="utf-8")
     assert "民情意见箱" in slip and "类别：设施维修" in slip and "承诺受理" in slip
     assert "139****5678" in slip and "13912345678" not in slip
@@ -55,7 +56,7 @@ def test_a_case_filed_at_a_kiosk_reaches_the_hub_and_its_slip_prints(
         answer_status, answer = http_json(base + f"api/cases/{code}")
         return answer if answer_status == 200 and answer["delivered"] else None
 
-    progress = eventually(delivered, 15, "the case at the hub")
+    progress = eventually(delivered, "the case at the hub", 15)
     assert progress["status"] == "待受理" and progress["title"] == "<b>楼道灯</b>不亮💡"
     assert "13912345678" not in str(progress) and "139****5678" not in str(progress)
     # The other kiosk of the centre sees the same case by its code.

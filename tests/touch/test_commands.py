@@ -29,7 +29,8 @@ from kiosk.touch.app import CONFIG_FILE
 from kiosk.touch.commands import EXTENSION, KioskCommands, config_problem
 from kiosk.touch.link import KioskLink
 from tests.brokers import KIOSK, RunningBroker
-from tests.touch.conftest import WAIT, Listener, StandInHub, eventually
+from tests.touch.conftest import WAIT, Listener, StandInHub
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -166,8 +167,8 @@ def test_a_command_delivered_twice_runs_once(
         send(hub, once)  # a redelivery (QoS 1 is at least once): answered, not run again
         eventually(
             lambda: len([p for p in results.payloads() if once.id.encode() in p]) >= 2,
-            WAIT,
             "an answer to each delivery",
+            WAIT,
         )
         after = command("reload")
         send(hub, after)
@@ -228,7 +229,7 @@ def test_rebirth_announces_state_and_health_again(
         send(hub, sent)
         assert result_of(results, sent.id).status == "done"
         payload = health.first(lambda _p: True, "health announced")
-        eventually(lambda: len(observer.payloads()) > births, WAIT, "the state announced again")
+        eventually(lambda: len(observer.payloads()) > births, "the state announced again", WAIT)
     finally:
         health.close()
     assert decode(KioskHealth, payload).kiosk == KIOSK

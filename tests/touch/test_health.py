@@ -13,7 +13,8 @@ from kiosk.touch.app import HEALTH
 from kiosk.touch.health import HealthReporter, Sources, outbox_of
 from kiosk.touch.link import KioskLink
 from tests.brokers import KIOSK, RunningBroker
-from tests.touch.conftest import WAIT, Listener, StandInHub, eventually, touch_settings
+from tests.touch.conftest import WAIT, Listener, StandInHub, touch_settings
+from tests.waiting import eventually
 
 
 class FakeLink:
@@ -91,14 +92,14 @@ def test_health_is_retained_at_connect_and_sent_on_its_timer(
     link.start()
     try:
         assert link.wait_connected(WAIT)
-        eventually(lambda: reporter.sent >= 1, WAIT, "health at connect")
+        eventually(lambda: reporter.sent >= 1, "health at connect", WAIT)
         late = Listener(central_broker, "observer", topics.kiosk_health(KIOSK))
         try:
             retained = decode(KioskHealth, late.first(lambda _p: True, "retained health"))
             assert retained.kiosk == KIOSK and retained.boot_id == link.boot_id
             before = reporter.sent
             reporter.start()
-            eventually(lambda: len(late.payloads()) >= 3, WAIT, "health on its timer")
+            eventually(lambda: len(late.payloads()) >= 3, "health on its timer", WAIT)
             assert reporter.sent > before
         finally:
             late.close()

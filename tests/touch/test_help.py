@@ -13,8 +13,8 @@ from kiosk.protocol.messages import GpioEvent, decode
 from kiosk.touch.helpdesk import HelpDesk, HelpRequested
 from kiosk.touch.link import KioskLink
 from tests.brokers import RunningBroker
-from tests.demo_client import eventually
 from tests.touch.conftest import WAIT, Listener
+from tests.waiting import eventually
 
 HELP_TOPIC = topics.kiosk_event("k1", "help.requested")
 
@@ -37,7 +37,7 @@ def test_the_screen_button_reaches_the_central_broker(
     response = client.post("/api/help", json={})
     assert response.status_code == 202
     assert response.get_json() == {"notified": True, "help": 1}
-    event = eventually(lambda: _events(staff), WAIT, "help.requested")[0]
+    event = eventually(lambda: _events(staff), "help.requested", WAIT)[0]
     assert (event.kiosk, event.centre, event.source) == ("k1", "demo", "screen")
     assert event.boot_id == link.boot_id and event.seq >= 1
 
@@ -48,7 +48,7 @@ def test_the_plain_form_confirms_on_a_page_of_its_own(client: FlaskClient, staff
     assert response.headers["Location"] == "/help?next=/find"
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "已通知工作人员，请稍候" in page and 'href="/find"' in page
-    eventually(lambda: _events(staff), WAIT, "help.requested")
+    eventually(lambda: _events(staff), "help.requested", WAIT)
     refused = client.post("/help", data={}, headers={"Origin": "http://evil.example"})
     assert refused.status_code == 403
 
@@ -59,10 +59,10 @@ def test_the_gpio_button_does_the_same(
     bridge = Listener(edge_broker, "bridge", "local/v1/unused")
     try:
         bridge.link.publish(topics.GPIO_EVENT, GpioEvent(event="help_pressed"))
-        event = eventually(lambda: _events(staff), WAIT, "help.requested")[0]
+        event = eventually(lambda: _events(staff), "help.requested", WAIT)[0]
         assert event.source == "button"
         bridge.link.publish(topics.GPIO_EVENT, GpioEvent(event="motion"))
-        eventually(lambda: client.get("/api/status").get_json()["motion"], WAIT, "motion")
+        eventually(lambda: client.get("/api/status").get_json()["motion"], "motion", WAIT)
     finally:
         bridge.close()
     assert client.get("/api/status").get_json()["help"] == 1, "the pages show the confirmation"

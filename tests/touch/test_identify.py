@@ -14,8 +14,8 @@ from kiosk.protocol.messages import CardEvent, IdentityCard
 from kiosk.touch.context import EXTENSION, TouchContext
 from kiosk.touch.ui import TouchUi
 from tests.brokers import RunningBroker
-from tests.demo_client import eventually
 from tests.touch.conftest import WAIT, Listener, bare_app
+from tests.waiting import eventually
 
 ID_NUMBER = "11010519491231002X"
 NAME = "张三"
@@ -125,10 +125,10 @@ def test_a_card_on_the_reader_identifies_and_is_never_logged(
     try:
         card = IdentityCard(card_type="resident", name=NAME, id_number=ID_NUMBER)
         bridge.link.publish(topics.CARD_EVENT, CardEvent(event="placed", card=card))
-        eventually(lambda: client.get("/api/session").get_json()["identified"], WAIT, "the card")
+        eventually(lambda: client.get("/api/session").get_json()["identified"], "the card", WAIT)
         refused = card.model_copy(update={"id_number": ID_NUMBER[:-1] + "1", "name": "李四"})
         bridge.link.publish(topics.CARD_EVENT, CardEvent(event="placed", card=refused))
-        eventually(lambda: client.get("/api/status").get_json()["card_rejected"], WAIT, "refusal")
+        eventually(lambda: client.get("/api/status").get_json()["card_rejected"], "refusal", WAIT)
         bridge.link.publish(topics.CARD_EVENT, b'{"v": 1, "event": "placed", "card": {"x": 1}}')
         time.sleep(0.2)
     finally:

@@ -11,8 +11,8 @@ from kiosk.protocol.messages import KioskState, PrintResult, decode
 from kiosk.settings import Settings
 from kiosk.touch.link import PRINT_RESEND_AFTER, KioskLink
 from tests.brokers import RunningBroker
-from tests.demo_client import eventually
 from tests.touch.conftest import WAIT, Listener, StandInHub, start_link
+from tests.waiting import eventually
 
 
 def _states(listener: Listener) -> list[KioskState]:
@@ -65,10 +65,10 @@ def test_a_hub_last_heard_of_as_offline_is_asked_and_its_answer_ends_the_banner(
     """The hub's "online" can be lost or overtaken by a late Will of its own: the kiosk
     asks now and then, and an answer to a question asked after the Will outranks it."""
     hub.say("offline", answering=True)  # a late Will: the hub is up
-    eventually(lambda: link.hub_known_offline, WAIT, "the hub's Will")
+    eventually(lambda: link.hub_known_offline, "the hub's Will", WAIT)
     births = len(_states(observer))
     link.probe_hub()
-    eventually(lambda: link.hub_online, WAIT, "the probe's answer")
+    eventually(lambda: link.hub_online, "the probe's answer", WAIT)
     assert not link.hub_unreachable
     assert "k1:services.list" in hub.requests
     observer.first(lambda _: len(_states(observer)) > births, "a birth once the hub answered")
@@ -78,7 +78,7 @@ def test_an_answer_to_a_question_asked_before_the_hubs_will_does_not_undo_it(
     link: KioskLink, hub: StandInHub
 ) -> None:
     hub.say("offline", answering=True)  # a late Will: the hub is up
-    eventually(lambda: link.hub_known_offline, WAIT, "the hub's Will")
+    eventually(lambda: link.hub_known_offline, "the hub's Will", WAIT)
     asked_before = link._hub_news - 1  # as if the Will had come while the question was out
     link._probe(asked_before)
     assert link.hub_known_offline, "the Will is the newer word"
@@ -98,10 +98,10 @@ def test_a_print_job_the_bridge_never_answered_is_sent_again_until_it_does(
     assert link.resend_unanswered_prints(now=later) == 1
     eventually(
         lambda: len([p for p in printer_side.payloads() if job_id.encode() in p]) == 2,
-        WAIT,
         "the second copy, with the same job id",
+        WAIT,
     )
     answer = PrintResult(job_id=job_id, status="spooled")
     printer_side.link.publish(topics.PRINT_RESULT, answer).wait_for_publish(WAIT)
-    eventually(lambda: link.print_result(job_id) is not None, WAIT, "the bridge's answer")
+    eventually(lambda: link.print_result(job_id) is not None, "the bridge's answer", WAIT)
     assert link.resend_unanswered_prints(now=later + PRINT_RESEND_AFTER) == 0

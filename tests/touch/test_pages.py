@@ -16,8 +16,8 @@ from kiosk.settings import Settings
 from kiosk.touch import create_app
 from kiosk.touch.link import KioskLink
 from tests.brokers import KIOSK, RunningBroker
-from tests.demo_client import eventually
 from tests.touch.conftest import WAIT, Listener, StandInHub
+from tests.waiting import eventually
 
 
 def _text(response: TestResponse) -> str:
@@ -102,7 +102,7 @@ def test_the_ticket_page_shows_the_printer_status(
     try:
         paper_out = PrintResult(job_id=job.group(1), status="waiting")
         bridge.link.publish(topics.PRINT_RESULT, paper_out).wait_for_publish(WAIT)
-        eventually(lambda: link.print_result(job.group(1)), WAIT, "the print result")
+        eventually(lambda: link.print_result(job.group(1)), "the print result", WAIT)
     finally:
         bridge.close()
     assert "打印机缺纸，请联系工作人员" in _text(client.get("/tickets/B001"))
@@ -153,7 +153,7 @@ def test_a_hub_offline_still_gives_a_ticket_and_says_so(
 ) -> None:
     client.get("/")  # the services list is cached from here on
     hub.say("offline")
-    eventually(lambda: link.hub_known_offline, WAIT, "the hub's Will")
+    eventually(lambda: link.hub_known_offline, "the hub's Will", WAIT)
     home = client.get("/")
     assert home.status_code == 200, "the buttons stay: the kiosk issues tickets itself"
     fields = _form_fields(home.get_data(as_text=True), "social")
@@ -174,7 +174,7 @@ def test_a_hub_offline_before_any_services_list_says_go_to_the_service_desk(
     link = KioskLink(settings)
     link.start()
     try:
-        eventually(lambda: link.hub_known_offline and link.is_connected, WAIT, "the hub's Will")
+        eventually(lambda: link.hub_known_offline and link.is_connected, "the hub's Will", WAIT)
         response = create_app(settings, link).test_client().get("/")
     finally:
         link.stop()
