@@ -9,8 +9,9 @@ row locks of ``UPDATE … RETURNING`` and ``SELECT … FOR UPDATE`` do the same 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +75,61 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class _Turns:
+    """Writers of one process take turns in the order they came (a ticket lock).
+
+    SQLite's busy handler polls with growing sleeps, so a thread that writes in a loop
+    (the event intake draining a backlog) would take the lock again and again before a
+    waiting writer (a ticket taken online, a clerk's call) woke up. A thread that already
+    holds a turn does not wait for another: SQLite itself then says what it always said.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._next = 0
+        self._serving = 0
+        self._abandoned: set[int] = set()  # tickets whose thread stopped waiting
+        self._holder: int | None = None
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        if self._holder == threading.get_ident():
+            yield
+            return
+        with self._changed:
+            ticket = self._next
+            self._next += 1
+            try:
+                self._changed.wait_for(lambda: self._serving == ticket)
+            except BaseException:  # interrupted while waiting: the queue must go on
+                if ticket == self._serving:
+                    self._advance()
+                else:
+                    self._abandoned.add(ticket)
+                raise
+            self._holder = threading.get_ident()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._holder = None
+                self._advance()
+
+    def _advance(self) -> None:
+        self._serving += 1
+        while self._serving in self._abandoned:
+            self._abandoned.discard(self._serving)
+            self._serving += 1
+        self._changed.notify_all()
+
+
 class Database:
     """An engine and its sessions: ``read()`` for queries, ``write()`` for changes."""
 
     def __init__(self, database_url: str) -> None:
         self.url = database_url
         self.engine = make_engine(database_url)
+        self._turns = _Turns() if self.engine.dialect.name == "sqlite" else None
         # Objects stay readable after commit: services return plain values built from them.
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -95,9 +145,12 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One transaction that holds the write lock from its start; commits on success."""
-        with self._sessions() as session, session.begin():
+        with self._turn(), self._sessions() as session, session.begin():
             session.connection(execution_options={_WRITE_OPTION: True})
             yield session
+
+    def _turn(self) -> AbstractContextManager[None]:
+        return self._turns.turn() if self._turns is not None else nullcontext()
 
     def dispose(self) -> None:
         self.engine.dispose()

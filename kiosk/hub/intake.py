@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ Acknowledge = Callable[[str, list[str]], None]
 Admit = Callable[[Session, str], None]
 
 BATCH = 200  # events in one transaction at most
+BATCH_SECONDS = 0.05  # and no longer than this with the write lock held
 QUEUE = 20_000  # events waiting for the intake thread before the network thread waits too
 
 
@@ -190,29 +192,46 @@ class EventIntake:
             for start in range(0, len(unique), BATCH):
                 self._acknowledge(kiosk, unique[start : start + BATCH])
         for after in batch.after:
-            after()
+            try:
+                after()
+            except Exception:  # committed and acked: an announcement failing changes neither
+                _LOGGER.exception("an after-commit step failed")
 
     def _apply_together(
         self, batch: _Batch, events: list[tuple[Arrival, EventApplier[Any], Envelope]]
     ) -> None:
+        while events:
+            events = self._apply_some(batch, events)
+
+    def _apply_some(
+        self, batch: _Batch, events: list[tuple[Arrival, EventApplier[Any], Envelope]]
+    ) -> list[tuple[Arrival, EventApplier[Any], Envelope]]:
+        """Apply events in one transaction until BATCH_SECONDS have passed; returns the
+        rest. Other writers (a ticket taken online, a clerk's call) wait for the write lock
+        at most that long, even while a fleet's backlog drains."""
         done = _Batch()  # kept apart until the commit: a failed commit acks nothing
+        rest: list[tuple[Arrival, EventApplier[Any], Envelope]] = []
+        deadline = time.monotonic() + BATCH_SECONDS
         with self._database.write() as session:
             refused = self._admit_kiosks(session, {arrival.kiosk for arrival, _, _ in events})
-            seen: set[str] = set()
-            for arrival, apply, message in events:
+            acked: set[str] = set()  # a second copy of a failed event must fail too
+            for index, (arrival, apply, message) in enumerate(events):
+                if index and time.monotonic() > deadline:
+                    rest = events[index:]
+                    break
                 if arrival.kiosk in refused:
                     done.reject(arrival, refused[arrival.kiosk], acked=False)
-                elif message.id in seen or _in_ledger(session, message.id):
+                elif message.id in acked or _in_ledger(session, message.id):
                     self._duplicates.inc(type=arrival.event_type)
                     done.ack(arrival)
-                else:
-                    self._apply_one(session, done, arrival, apply, message)
-                seen.add(message.id)
+                elif self._apply_one(session, done, arrival, apply, message):
+                    acked.add(message.id)
         for kiosk, event_ids in done.acks.items():
             batch.acks[kiosk].extend(event_ids)
         batch.after.extend(done.after)
         batch.rejections.extend(done.rejections)
         batch.failures += done.failures
+        return rest
 
     def _admit_kiosks(self, session: Session, kiosks: set[str]) -> dict[str, str]:
         """Admit each kiosk of the batch; returns those refused, with the reason."""
@@ -234,32 +253,39 @@ class EventIntake:
         arrival: Arrival,
         apply: EventApplier[Any],
         message: Envelope,
-    ) -> None:
+    ) -> bool:
+        """Apply one event in a savepoint of its own; True if it is to be acked."""
         try:
             with session.begin_nested():
                 after = apply(session, arrival.kiosk, message)
                 session.add(self._record(arrival, message.id, "applied"))
                 session.flush()
         except EventRefused as err:
-            session.add(self._refused_record(arrival, str(err)))
+            with session.begin_nested():
+                session.add(self._refused_record(arrival, str(err)))
             batch.reject(arrival, str(err), acked=True)
-            return
+            return True
         except IntegrityError:
-            # Another hub worker committed the same event first (PostgreSQL).
-            if not self._seen(message.id):
-                raise
-            self._duplicates.inc(type=arrival.event_type)
-            batch.ack(arrival)
-            return
+            if self._seen(message.id):  # another hub worker committed it first (PostgreSQL)
+                self._duplicates.inc(type=arrival.event_type)
+                batch.ack(arrival)
+                return True
+            self._failed(batch, arrival)
+            return False
         except Exception:
-            _LOGGER.exception(
-                "applying %s %s failed; the kiosk will retry", arrival.event_type, message.id
-            )
-            batch.failures += 1
-            return
+            self._failed(batch, arrival)
+            return False
         batch.ack(arrival)
         if after is not None:
             batch.after.append(after)
+        return True
+
+    @staticmethod
+    def _failed(batch: _Batch, arrival: Arrival) -> None:
+        _LOGGER.exception(
+            "applying %s %s failed; the kiosk will retry", arrival.event_type, arrival.event_id
+        )
+        batch.failures += 1
 
     def _apply_effect(
         self, batch: _Batch, arrival: Arrival, effect: IdempotentEffect[Any], message: Envelope

@@ -156,7 +156,9 @@ class HubWorker:
     def stop(self) -> None:
         """Say offline (retained), then disconnect; a clean disconnect skips the Will."""
         self._stopping = True
-        self._line.stop()  # what is queued is applied and acked while we are connected
+        # What is queued is applied and acked while we are connected (for up to 10 s; the
+        # kiosks send again whatever is left).
+        self._line.stop()
         offline = HubState(state="offline", boot_id=self.boot_id)
         self.link.stop(farewell=[(topics.HUB_STATE, offline)])
 

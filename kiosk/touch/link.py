@@ -236,7 +236,8 @@ class KioskLink:
     def _on_hub_state(self, _topic: str, payload: bytes, _props: Properties | None) -> None:
         news = decode(HubState, payload)
         with self._lock:
-            stale = news.state == "offline" and news.boot_id != self._hub_boot
+            # _hub_boot is None after a probe revived the link: any Will then counts.
+            stale = news.state == "offline" and self._hub_boot not in (None, news.boot_id)
             if stale and self._hub_status == "online":
                 # The Will of an earlier hub process, delivered late: the newer boot is up.
                 return
@@ -287,6 +288,7 @@ class KioskLink:
             back = self._hub_news == news and self._hub_status != "online"
             if back:
                 self._hub_status = "online"
+                self._hub_boot = None  # which process answered is unknown
         if result is not None:
             self._services = _CachedServices(result, time.monotonic())
         if back:

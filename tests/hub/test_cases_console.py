@@ -259,6 +259,29 @@ def test_metrics_load_only_the_cases_of_their_period_and_lose_no_fact(
     assert (overdue.numerator, overdue.denominator) == (1, 2)
 
 
+def test_a_case_filed_under_longer_terms_still_counts_when_its_round_falls_due(
+    settings: Settings, desk: QueueDesk, store: CaseStore, clock: FakeClock
+) -> None:
+    """Its last event may lie further back than today's longest term: its running round's
+    due time still brings it into the month's figures."""
+    long_terms = settings.hub.cases.model_copy(
+        update={"tiers": {tier: 200 * 24 for tier in settings.hub.cases.tiers}}
+    )
+    then = build_store(long_terms, desk.database, clock)
+    local = clock.now.astimezone(CENTRE_TIMEZONE)
+    period = Period.month(local.year, local.month)
+    clock.now = period.start - timedelta(days=190)  # due 200 days later: in the month
+    code = submit(then, 1, at=clock.now)
+    then.act(code, Accept(actor=STAFF_COMMUNITY))
+    then.act(code, Dispatch(actor=STAFF_COMMUNITY, lead=then.directory.unit("wg-df1")))
+    today = build_store(settings.hub.cases, desk.database, clock)
+    assert today.longest_term() < timedelta(days=190)
+    loaded = today.logs_for_period(period.start, period.end)
+    assert len(loaded) == 1
+    overdue = case_metrics(loaded, period, period.end).overdue
+    assert (overdue.numerator, overdue.denominator) == (1, 1)
+
+
 # --- tokens and the JSON API ----------------------------------------------------------
 
 

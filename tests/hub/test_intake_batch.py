@@ -3,14 +3,17 @@ events, each outcome as if it had come alone, acks only after the commit."""
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kiosk.hub import intake
 from kiosk.hub.db import Database
 from kiosk.hub.intake import (
     AfterCommit,
@@ -35,17 +38,24 @@ class Note(Envelope):
 
 
 class Notebook:
-    """An applier that refuses "refuse", fails on "boom", and otherwise notes the text
-    once the transaction has committed."""
+    """An applier that refuses "refuse", fails on "boom" and "conflict" (and on the first
+    "flaky"), and otherwise notes the text once the transaction has committed."""
 
     def __init__(self) -> None:
         self.noted: list[str] = []
 
+        self.tries: Tally[str] = Tally()
+
     def apply(self, _session: Session, _kiosk: str, message: Note) -> AfterCommit | None:
+        self.tries[message.text] += 1
         if message.text == "refuse":
             raise EventRefused("notes saying refuse are refused")
         if message.text == "boom":
             raise RuntimeError("a bug in a handler")
+        if message.text == "conflict":
+            raise IntegrityError("INSERT …", None, ValueError("a constraint of its own"))
+        if message.text == "flaky" and self.tries["flaky"] == 1:
+            raise RuntimeError("a passing failure")
         return lambda: self.noted.append(message.text)
 
 
@@ -96,8 +106,9 @@ def commits(database: Database) -> Iterator[list[int]]:
 
 
 def test_fifty_events_are_applied_in_one_commit_and_acked_after_it(
-    database: Database, commits: list[int]
+    database: Database, commits: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(intake, "BATCH_SECONDS", 60.0)  # this test is about grouping
     rig = Rig(database)
     arrivals = [note(f"n{i}") for i in range(50)]
     assert rig.intake.handle_batch(arrivals) == []
@@ -170,3 +181,42 @@ def test_the_line_applies_what_was_queued_before_it_stops(database: Database) ->
     assert [r.arrival.event_id for _, rs in done for r in rs] == [arrivals[-1].event_id]
     assert rig.notebook.noted == [f"n{i}" for i in range(30)]
     assert len(rig.acked()) == 31
+
+
+def test_a_second_copy_of_a_failed_event_is_tried_again_not_acked_as_a_duplicate(
+    database: Database,
+) -> None:
+    rig = Rig(database)
+    boom = note("boom")
+    flaky = note("flaky")
+    rig.intake.handle_batch([boom, _copy(boom), flaky, _copy(flaky)])
+    assert boom.event_id not in rig.acked(), "never applied, so never acked"
+    assert rig.acked() == [flaky.event_id], "the copy was applied, once, and acked"
+    assert rig.notebook.noted == ["flaky"]
+    assert ledger(database) == {flaky.event_id: "applied"}
+    assert rig.intake.handler_errors == 3
+
+
+def test_a_constraint_an_applier_trips_spoils_only_its_own_event(database: Database) -> None:
+    rig = Rig(database)
+    before, conflict, after = note("before"), note("conflict"), note("after")
+    assert rig.intake.handle_batch([before, conflict, after]) == []
+    assert rig.acked() == [before.event_id, after.event_id]
+    assert rig.intake.handler_errors == 1 and conflict.event_id not in ledger(database)
+
+
+def test_a_long_batch_is_committed_in_turns_so_other_writers_get_theirs(
+    database: Database, commits: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intake, "BATCH_SECONDS", 0.0)
+    rig = Rig(database)
+    arrivals = [note(f"n{i}") for i in range(5)]
+    assert rig.intake.handle_batch([*arrivals, _copy(arrivals[0])]) == []
+    assert len(commits) == 6, "one arrival per transaction once the time is up"
+    assert rig.notebook.noted == [f"n{i}" for i in range(5)]
+    assert sorted(rig.acked()) == sorted(a.event_id for a in arrivals)
+    assert rig.duplicates.value(type=NOTE) == 1
+
+
+def _copy(arrival: Arrival) -> Arrival:
+    return Arrival(arrival.kiosk, arrival.event_type, arrival.event_id, arrival.payload)

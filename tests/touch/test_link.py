@@ -74,6 +74,19 @@ def test_a_hub_last_heard_of_as_offline_is_asked_and_its_answer_ends_the_banner(
     observer.first(lambda _: len(_states(observer)) > births, "a birth once the hub answered")
 
 
+def test_after_a_probe_revived_the_link_the_next_will_counts_whatever_its_boot(
+    link: KioskLink, hub: StandInHub
+) -> None:
+    """The probe cannot tell which hub process answered: a Will that follows is believed,
+    even from a boot the kiosk never heard announce itself."""
+    hub.say("offline", answering=True)
+    eventually(lambda: link.hub_known_offline, "the hub's Will", WAIT)
+    link.probe_hub()
+    eventually(lambda: link.hub_online, "the probe's answer", WAIT)
+    hub.say("offline", boot_id="a-process-whose-birth-was-lost")
+    eventually(lambda: link.hub_known_offline, "the next process's Will", WAIT)
+
+
 def test_an_answer_to_a_question_asked_before_the_hubs_will_does_not_undo_it(
     link: KioskLink, hub: StandInHub
 ) -> None:

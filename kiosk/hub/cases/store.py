@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -175,11 +175,14 @@ class CaseStore:
         Every fact (docs/cases.md, Metrics) happens at or after its case was filed, and
         at the latest when a round falls due, which is one SLA term after an event of the
         case: so a case filed before ``end`` whose last event is no more than the longest
-        term before ``start``. The rest are skipped, so a report costs what its period
-        holds, not the centre's whole history.
+        term before ``start``, or whose running round falls due after ``start`` (its terms
+        may be longer than today's). The rest are skipped, so a report costs what its
+        period holds, not the centre's whole history.
         """
         horizon = start - self.longest_term()
-        return self.logs(CaseRow.submitted_at < end, CaseRow.updated_at >= horizon)
+        # A running round falls due at handle_due, whatever terms the case was filed with.
+        recent = or_(CaseRow.updated_at >= horizon, CaseRow.handle_due >= start)
+        return self.logs(CaseRow.submitted_at < end, recent)
 
     def longest_term(self) -> timedelta:
         """The longest SLA term configured, and never under METRICS_LOOKBACK: a case keeps
