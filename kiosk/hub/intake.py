@@ -60,7 +60,7 @@ Acknowledge = Callable[[str, list[str]], None]
 Admit = Callable[[Session, str], None]
 
 BATCH = 200  # events in one transaction at most
-BATCH_SECONDS = 0.05  # and no longer than this with the write lock held
+BATCH_SECONDS = 0.2  # and no longer than this with the write lock held
 QUEUE = 20_000  # events waiting for the intake thread before the network thread waits too
 
 
