@@ -228,7 +228,7 @@ class FirmwareBridge:
             path = self._next_job()
             if path is None:
                 if not self._wake.wait(self._poll_interval):
-                    self._check_printer()  # keep the device state fresh while idle
+                    self._check_idle_printer()
                 continue
             try:
                 done = self._print(path)
@@ -286,6 +286,13 @@ class FirmwareBridge:
         if silent_at is not None and time.monotonic() - silent_at < self._poll_interval:
             return None
         return self._check_printer()
+
+    def _check_idle_printer(self) -> None:
+        """Keep the device state fresh while idle; a bug here must not end the worker."""
+        try:
+            self._check_printer()
+        except Exception:
+            _LOGGER.exception("checking the idle printer failed unexpectedly")
 
     def _check_printer(self) -> str | None:
         """Ask the printer how it is; None if it can print, else why it cannot."""

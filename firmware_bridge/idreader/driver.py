@@ -16,6 +16,7 @@ from typing import Protocol
 import serial
 
 from firmware_bridge.idreader.frames import FrameError, FrameParser, FrameStats, Request, Response
+from firmware_bridge.serial_errors import OPEN_ERRORS, PORT_ERRORS
 from kiosk.settings import IdReaderSettings
 
 READ_SLICE = 0.05  # seconds one blocking read may take: how soon a deadline is noticed
@@ -89,7 +90,7 @@ class SerialCardReader:
                     )
                 port.write_timeout = WRITE_TIMEOUT
                 port.reset_input_buffer()
-            except (serial.SerialException, OSError, ValueError) as err:
+            except OPEN_ERRORS as err:
                 raise ReaderUnavailable(
                     f"cannot open the ID-card reader on {self.port}: {err}"
                 ) from err
@@ -100,7 +101,7 @@ class SerialCardReader:
             port, self._serial = self._serial, None
             self._parser.clear()
         if port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):  # gone either way
+            with contextlib.suppress(*PORT_ERRORS):  # gone either way
                 port.close()
 
     def transact(self, request: Request, timeout: float) -> Response:
@@ -114,7 +115,7 @@ class SerialCardReader:
                 port.write(request.to_bytes())
                 self.stats.commands += 1
                 return self._answer(port, time.monotonic() + timeout)
-            except (serial.SerialException, OSError) as err:
+            except PORT_ERRORS as err:
                 raise ReaderUnavailable(f"the ID-card reader on {self.port} failed: {err}") from err
 
     def _drain(self, port: serial.Serial) -> None:

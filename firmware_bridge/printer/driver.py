@@ -9,6 +9,7 @@ from typing import Literal, Protocol
 
 import serial
 
+from firmware_bridge.serial_errors import OPEN_ERRORS, PORT_ERRORS
 from kiosk.settings import PrinterSettings
 
 Paper = Literal["ok", "near_end", "out", "unknown"]
@@ -133,7 +134,7 @@ class SerialPrinter:
                         timeout=self._status_timeout,
                         write_timeout=self._write_timeout(0),
                     )
-            except (serial.SerialException, OSError, ValueError) as err:
+            except OPEN_ERRORS as err:
                 raise PrinterUnavailable(
                     f"cannot open the receipt printer on {self._settings.port}: {err}"
                 ) from err
@@ -142,7 +143,7 @@ class SerialPrinter:
         with self._lock:
             port, self._port = self._port, None
         if port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):  # gone either way
+            with contextlib.suppress(*PORT_ERRORS):  # gone either way
                 port.close()
 
     def write(self, data: bytes) -> None:
@@ -153,7 +154,7 @@ class SerialPrinter:
                 port.write_timeout = self._write_timeout(len(data))
                 port.write(data)
                 port.flush()
-            except (serial.SerialException, OSError) as err:
+            except PORT_ERRORS as err:
                 raise PrinterUnavailable(
                     f"writing to the receipt printer on {self._settings.port} failed: {err}"
                 ) from err
@@ -169,7 +170,7 @@ class SerialPrinter:
                 cover_open: bool | None = False if online else None
                 if online is False:
                     cover_open = parse_cover_open(self._query(port, STATUS_OFFLINE_CAUSE))
-            except (serial.SerialException, OSError) as err:
+            except PORT_ERRORS as err:
                 raise PrinterUnavailable(
                     f"the receipt printer on {self._settings.port} stopped answering: {err}"
                 ) from err
