@@ -19,6 +19,7 @@ refused (``tests/security`` shows both). The kiosk's retained topics are then cl
 a hub restart does not bring it back on the fleet page.
 
 Both work on a production host (``--config hub.toml`` and the broker's files) and on a
+running demo (``--state-dir DIR``).
 
 Where each part is:
 

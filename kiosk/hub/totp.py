@@ -116,14 +116,23 @@ def enable(database: Database, username: str, *, actor: str) -> str:
     return secret
 
 
-def disable(database: Database, username: str, *, actor: str) -> None:
+def disable(
+    database: Database, username: str, *, actor: str, remote_addr: str | None = None
+) -> None:
     with database.write() as session:
         user = session.scalars(select(User).where(User.username == username)).first()
         if user is None:
             raise TotpError(f"no user {username!r}")
         user.totp_secret = None
         user.totp_last_step = None
-        audit.record(session, datetime.now(UTC), actor, "user.totp_disable", f"user:{username}")
+        audit.record(
+            session,
+            datetime.now(UTC),
+            actor,
+            "user.totp_disable",
+            f"user:{username}",
+            remote_addr=remote_addr,
+        )
 
 
 def required(database: Database, username: str) -> bool:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
@@ -97,16 +97,21 @@ def verify_password(stored: str, password: str) -> tuple[bool, bool]:
 
 def _check(username: str, password: str | None, role: str) -> None:
     if not username or len(username) > 64 or not username.isprintable():
-        raise UserError("a username is 1-64 printable characters")
+        raise UserError(
+            "用户名须为 1 到 64 个可打印字符（a username is 1-64 printable characters）"
+        )
     if password is not None:
         _check_password(password)
     if role not in ROLES:
-        raise UserError(f"role must be one of {', '.join(ROLES)}")
+        raise UserError(f"没有这个角色（role must be one of {', '.join(ROLES)}）")
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+        raise UserError(
+            f"密码至少 {MIN_PASSWORD_LENGTH} 个字符"
+            f"（a password has at least {MIN_PASSWORD_LENGTH} characters）"
+        )
 
 
 def _check_centres(centres: Iterable[str]) -> list[str]:
@@ -115,7 +120,7 @@ def _check_centres(centres: Iterable[str]) -> list[str]:
         try:
             checked.append(topics.check_id(centre, "centre"))
         except topics.TopicError as err:
-            raise UserError(str(err)) from err
+            raise UserError(f"服务中心代码不对（{err}）") from err
     return sorted(set(checked))
 
 
@@ -148,7 +153,7 @@ def add_user(
     now = datetime.now(UTC)
     with database.write() as session:
         if session.scalar(select(User.id).where(User.username == username)) is not None:
-            raise UserError(f"user {username!r} already exists")
+            raise UserError(f"账号 {username} 已存在（user {username!r} already exists）")
         user = User(
             username=username,
             password_hash=hash_password(password),
@@ -292,7 +297,7 @@ def set_grants(
 def _existing(session: Session, username: str) -> User:
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
-        raise UserError(f"no user {username!r}")
+        raise UserError(f"没有账号 {username}（no user {username!r}）")
     return user
 
 
@@ -300,13 +305,20 @@ def _keep_an_admin(session: Session, user: User) -> None:
     """Refuse to take away the last enabled admin: nobody could manage accounts then."""
     if user.role != "admin" or user.disabled:
         return
-    others = session.scalar(
-        select(func.count())
-        .select_from(User)
-        .where(User.role == "admin", User.disabled.is_(False), User.id != user.id)
-    )
-    if not others:
-        raise UserError(f"{user.username!r} is the last enabled admin")
+    # FOR UPDATE on every enabled admin (PostgreSQL): two admins disabling each other at
+    # once take turns, and the second sees the first's change. SQLite writers take turns
+    # anyway (BEGIN IMMEDIATE).
+    enabled = session.scalars(
+        select(User.id)
+        .where(User.role == "admin", User.disabled.is_(False))
+        .order_by(User.id)
+        .with_for_update()
+    ).all()
+    if not [admin for admin in enabled if admin != user.id]:
+        raise UserError(
+            f"{user.username} 是最后一个启用的管理员，不能停用或取消其管理员角色"
+            f"（{user.username!r} is the last enabled admin）"
+        )
 
 
 @dataclass(frozen=True, slots=True)

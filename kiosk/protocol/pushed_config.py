@@ -24,11 +24,20 @@ SERVICE_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 TextKey = Literal["welcome", "notice"]
 
 
+# Control characters, the Unicode line and paragraph separators, and the bidirectional
+# controls (a right-to-left override turns a name around on screen).
+_REFUSED_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
 def control_character(text: str) -> str | None:
     """The first control character in ``text`` (a line break too), as ``U+000A``; None if
-    there is none. The screens show one line: a break or a terminal escape has no place."""
+    there is none. The screens show one line: a break, a terminal escape or a bidi
+    override has no place."""
     for char in text:
-        if unicodedata.category(char) == "Cc":
+        if unicodedata.category(char) in _REFUSED_CATEGORIES or char in _BIDI_CONTROLS:
             return f"U+{ord(char):04X}"
     return None
 

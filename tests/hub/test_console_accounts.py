@@ -287,6 +287,12 @@ def test_an_admin_cannot_disable_or_demote_themself(login: Login, desk: QueueDes
     assert _post(admin, "/accounts/grants", username="boss", role="auditor").status_code == 302
 
 
+def test_refusals_are_in_chinese_with_the_english_after(login: Login, desk: QueueDesk) -> None:
+    response = _post(login("admin"), "/accounts/new", **_new_account(username="clerk"))
+    page = response.get_data(as_text=True)
+    assert "未能保存：账号 clerk 已存在（user &#39;clerk&#39; already exists）" in page
+
+
 def test_the_last_enabled_admin_is_kept_outside_the_console_too(database: Database) -> None:
     add_user(database, "only", PASSWORD, role="admin")
     with pytest.raises(UserError, match="last enabled admin"):
@@ -308,7 +314,11 @@ def test_an_admin_removes_a_second_factor(login: Login, desk: QueueDesk) -> None
     assert not totp.required(desk.database, "boss")
     assert login("boss").get("/accounts").status_code == 200, "the password alone logs in"
     [entry] = _audit(desk.database, "user.totp_disable")
-    assert (entry.actor, entry.target) == ("user:admin", "user:boss")
+    assert (entry.actor, entry.target, entry.remote_addr) == (
+        "user:admin",
+        "user:boss",
+        "10.9.8.7",
+    )
     again = _post(admin, "/accounts/totp/remove", username="boss")
     assert again.status_code == 409 and "没有开启动态验证码" in again.get_data(as_text=True)
     assert len(_audit(desk.database, "user.totp_disable")) == 1
@@ -329,5 +339,7 @@ def test_any_printable_username_is_escaped_and_managed(login: Login, desk: Queue
     assert created.status_code == 302
     page = admin.get(created.headers["Location"]).get_data(as_text=True)
     assert "<i>x</i>" not in page and "a/b &lt;i&gt;x&lt;/i&gt;&amp;" in page
+    # The hint to turn the second factor on is a command a shell reads as one name.
+    assert "kiosk totp enable --user &#39;a/b &lt;i&gt;x&lt;/i&gt;&amp;&#39;" in page
     assert _post(admin, "/accounts/disable", username=odd).status_code == 302
     assert find_account(desk.database, odd).disabled is True  # type: ignore[union-attr]

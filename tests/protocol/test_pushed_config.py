@@ -22,6 +22,8 @@ def test_the_kiosk_checks_with_the_very_same_model() -> None:
         ({"texts": {"notice": "a\r\nb"}}, "text 'notice' contains the control character U+000D"),
         ({"services": {"civil": "民政\x7f"}}, "contains the control character U+007F"),
         ({"services": {"civil": "民政\x85"}}, "contains the control character U+0085"),
+        ({"texts": {"notice": "a\u2028b"}}, "contains the control character U+2028"),
+        ({"services": {"civil": "\u202e政民"}}, "contains the control character U+202E"),
         ({"texts": {"footer": "hi"}}, "texts.footer"),
         ({"colour": "red"}, "colour: Extra inputs are not permitted"),
     ],

@@ -9,6 +9,7 @@ character, ``/`` included.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -190,7 +191,7 @@ def remove_totp() -> Response | Page:
     try:
         if not target.totp:
             raise Refused("该账号没有开启动态验证码（no second factor to remove）", 409)
-        totp.disable(database(), target.username, actor=actor())
+        totp.disable(database(), target.username, actor=actor(), remote_addr=request.remote_addr)
     except (Refused, TotpError) as err:
         return account_page(target, error=message(err), form="totp"), status(err)
     flash(f"已移除 {target.username} 的动态验证码，下次登录只需密码", "called")
@@ -229,7 +230,7 @@ def checked_grants(role: str, centres: list[str], choices: list[tuple[str, str]]
 def message(err: Exception) -> str:
     if isinstance(err, Refused):
         return str(err)
-    return f"未能保存（{err}）"
+    return f"未能保存：{err}"
 
 
 def status(err: Exception) -> int:
@@ -262,4 +263,6 @@ def account_page(
         centres=centre_choices(target.centres),
         roles=ROLES,
         me=is_me(target),
+        # Quoted for a shell: a username may hold spaces or "$(…)".
+        totp_command=f"kiosk totp enable --user {shlex.quote(target.username)}",
     )
