@@ -28,6 +28,7 @@ from kiosk.hub.users import UserError, add_user
 from kiosk.settings import Settings
 from tests.hub.cases_helpers import STAFF_COMMUNITY, STAFF_GRID, submit, submitted_record
 from tests.hub.conftest import FakeClock
+from tests.hub.console_client import csrf_token
 from tests.hub.test_openapi import SPEC
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test account
@@ -58,17 +59,11 @@ def app(settings: Settings, desk: QueueDesk, store: CaseStore) -> Flask:
     return create_app(settings, desk, secret_key=b"k" * 32, cases=store)
 
 
-def _csrf(client: FlaskClient, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, page
-    return found.group(1)
-
-
 def _login(app: Flask, username: str) -> FlaskClient:
     client = app.test_client()
     response = client.post(
-        "/login", data={"username": username, "password": PASSWORD, "csrf_token": _csrf(client)}
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": csrf_token(client)},
     )
     assert response.status_code == 302
     return client
@@ -112,7 +107,7 @@ def test_actions_need_csrf_and_are_events_with_actor_unit_and_reason(
     code = submit(store, 1, at=clock.now)
     clerk = _login(app, "clerk")
     assert clerk.post(f"/cases/{code}/accept", data={}).status_code == 400  # no CSRF token
-    token = _csrf(clerk, f"/cases/{code}")
+    token = csrf_token(clerk, f"/cases/{code}")
     clerk.post(f"/cases/{code}/accept", data={"csrf_token": token, "summary": "路灯维修"})
     refused = clerk.post(
         f"/cases/{code}/not_admissible", data={"csrf_token": token}, follow_redirects=True
@@ -123,7 +118,7 @@ def test_actions_need_csrf_and_are_events_with_actor_unit_and_reason(
         data={"csrf_token": token, "lead": "wg-df1", "co_handlers": ["bm-city"]},
     )
     gridder = _login(app, "gridder")
-    gtoken = _csrf(gridder, f"/cases/{code}")
+    gtoken = csrf_token(gridder, f"/cases/{code}")
     gridder.post(f"/cases/{code}/claim", data={"csrf_token": gtoken})
     gridder.post(f"/cases/{code}/escalate", data={"csrf_token": gtoken, "reason": "需社区协调"})
     case = store.get(code).case
@@ -143,7 +138,9 @@ def test_actions_need_csrf_and_are_events_with_actor_unit_and_reason(
     assert case.unit.id == "sq-dongfeng"
     westie = _login(app, "westie")
     assert (
-        westie.post(f"/cases/{code}/note", data={"csrf_token": _csrf(westie, "/cases")}).status_code
+        westie.post(
+            f"/cases/{code}/note", data={"csrf_token": csrf_token(westie, "/cases")}
+        ).status_code
         == 404
     )
 
@@ -195,7 +192,7 @@ def test_filing_on_behalf_needs_a_reason_and_is_audited(
     app: Flask, store: CaseStore, clock: FakeClock
 ) -> None:
     clerk = _login(app, "clerk")
-    token = _csrf(clerk, "/cases/new")
+    token = csrf_token(clerk, "/cases/new")
     form = {
         "csrf_token": token,
         "channel": "box",
@@ -427,7 +424,7 @@ def test_a_merge_target_outside_the_handler_s_units_is_as_missing(
     assert hidden.get_json()["error"] == missing.get_json()["error"] == "unknown_case"
     assert store.get(west).case.absorbed == () and store.get(east).row.state == "submitted"
     clerk = _login(app, "clerk")
-    form = {"csrf_token": _csrf(clerk, f"/cases/{east}"), "target": west, "reason": "重复"}
+    form = {"csrf_token": csrf_token(clerk, f"/cases/{east}"), "target": west, "reason": "重复"}
     page = clerk.post(f"/cases/{east}/merge", data=form, follow_redirects=True)
     assert "未能合并" in page.get_data(as_text=True)
     assert store.get(west).case.absorbed == ()
@@ -502,7 +499,7 @@ def test_filing_on_behalf_keeps_no_raw_identity_in_the_database_or_logs(
     clerk = _login(app, "clerk")
     number, phone, name = _id_number(), "13812345678", "张三丰"
     form = {
-        "csrf_token": _csrf(clerk, "/cases/new"),
+        "csrf_token": csrf_token(clerk, "/cases/new"),
         "channel": "proposal",
         "category": "environment",
         "grid": "wg-df2",

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from paho.mqtt.properties import Properties
 from sqlalchemy import select
 
@@ -31,6 +30,7 @@ from kiosk.settings import Settings
 from tests.brokers import RunningBroker
 from tests.demo_client import Console
 from tests.hub.conftest import CENTRE, WAIT, FakeClock, eventually, kiosk_state
+from tests.hub.console_client import log_in
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test account
 
@@ -125,17 +125,6 @@ def test_without_a_broker_the_command_fails_at_once(
     assert (sent.status, sent.detail) == ("failed", "the hub is not connected to the broker")
 
 
-def _login(client: FlaskClient, username: str) -> str:
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token
-    data = {"username": username, "password": PASSWORD, "csrf_token": token.group(1)}
-    assert client.post("/login", data=data).status_code == 302
-    found = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").get_data(True))
-    assert found
-    return found.group(1)
-
-
 def test_the_console_sends_commands_for_admins_only(
     settings: Settings, desk: QueueDesk, commands: CommandDesk, published: Published
 ) -> None:
@@ -144,7 +133,7 @@ def test_the_console_sends_commands_for_admins_only(
     desk.kiosk_state(kiosk_state("k1", ts=desk.now()))
     app = create_app(settings, desk, secret_key=b"k" * 32, commands=commands)
     boss, clerk = app.test_client(), app.test_client()
-    token = _login(boss, "boss")
+    token = log_in(boss, "boss", PASSWORD)
     page = boss.get("/fleet/k1").get_data(as_text=True)
     assert "远程指令" in page and 'data-confirm="' in page
     assert (
@@ -163,7 +152,7 @@ def test_the_console_sends_commands_for_admins_only(
     assert [c["name"] for c in listed] == ["config", "reload"]
     bad = boss.post("/api/kiosks/k1/commands", json={"name": "x"}, headers={"X-CSRF-Token": token})
     assert bad.status_code == 404
-    clerk_token = _login(clerk, "clerk")
+    clerk_token = log_in(clerk, "clerk", PASSWORD)
     assert "远程指令" not in clerk.get("/fleet/k1").get_data(as_text=True)
     refused = clerk.post("/fleet/k1/commands", data={"name": "reload", "csrf_token": clerk_token})
     assert refused.status_code == 403

@@ -16,6 +16,7 @@ from kiosk.hub.users import add_user
 from kiosk.protocol.messages import Board
 from kiosk.settings import Settings
 from tests.hub.conftest import CENTRE, FakeClock, kiosk_state
+from tests.hub.console_client import csrf_token
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test account
 
@@ -39,13 +40,6 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def _csrf(client: FlaskClient, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, page
-    return found.group(1)
-
-
 def _login(client: FlaskClient, password: str = PASSWORD, next_url: str = "") -> int:
     response = client.post(
         "/login",
@@ -53,7 +47,7 @@ def _login(client: FlaskClient, password: str = PASSWORD, next_url: str = "") ->
             "username": "clerk",
             "password": password,
             "next": next_url,
-            "csrf_token": _csrf(client),
+            "csrf_token": csrf_token(client),
         },
     )
     return response.status_code
@@ -87,7 +81,7 @@ def test_a_wrong_password_is_refused(client: FlaskClient) -> None:
     assert client.get("/").status_code == 302, "still logged out"
     page = client.post(
         "/login",
-        data={"username": "nobody", "password": "x" * 10, "csrf_token": _csrf(client)},
+        data={"username": "nobody", "password": "x" * 10, "csrf_token": csrf_token(client)},
     )
     assert page.status_code == 401
     assert "用户名或密码不正确" in page.get_data(as_text=True)
@@ -105,18 +99,18 @@ def test_login_returns_to_the_page_asked_for_but_never_off_site(client: FlaskCli
             "username": "clerk",
             "password": PASSWORD,
             "next": f"/counter/{CENTRE}/2",
-            "csrf_token": _csrf(client),
+            "csrf_token": csrf_token(client),
         },
     )
     assert response.headers["Location"] == f"/counter/{CENTRE}/2"
-    client.post("/logout", data={"csrf_token": _csrf(client, "/")})
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
     response = client.post(
         "/login",
         data={
             "username": "clerk",
             "password": PASSWORD,
             "next": "//evil.example/",
-            "csrf_token": _csrf(client),
+            "csrf_token": csrf_token(client),
         },
     )
     assert response.headers["Location"] == "/"
@@ -124,7 +118,7 @@ def test_login_returns_to_the_page_asked_for_but_never_off_site(client: FlaskCli
 
 def test_logout_ends_the_session(staff: FlaskClient) -> None:
     assert staff.get("/").status_code == 200
-    assert staff.post("/logout", data={"csrf_token": _csrf(staff, "/")}).status_code == 302
+    assert staff.post("/logout", data={"csrf_token": csrf_token(staff, "/")}).status_code == 302
     assert staff.get("/").status_code == 302
 
 
@@ -147,7 +141,7 @@ def test_calling_the_next_ticket_from_a_counter(
     clock.advance(seconds=1)
     _take(desk)
     page_url = f"/counter/{CENTRE}/3"
-    token = _csrf(staff, page_url)
+    token = csrf_token(staff, page_url)
     called = staff.post(f"{page_url}/call-next", data={"csrf_token": token})
     assert called.status_code == 302 and called.headers["Location"] == page_url
     page = staff.get(page_url).get_data(as_text=True)
@@ -212,7 +206,7 @@ def test_the_json_api(staff: FlaskClient, desk: QueueDesk, clock: FakeClock) -> 
         ("social", 1, 1),
         ("civil", 1, 1),
     ]
-    token = _csrf(staff, "/")
+    token = csrf_token(staff, "/")
     url = f"/api/centres/{CENTRE}/counters/5/call-next"
     assert staff.post(url).status_code == 400, "no X-CSRF-Token"
     call = staff.post(url, headers={"X-CSRF-Token": token}).get_json()

@@ -22,6 +22,7 @@ from kiosk.hub.models import AuditEntry, User
 from kiosk.hub.users import UserError, add_user, find_account, set_disabled, set_grants
 from kiosk.settings import Settings
 from tests.hub.conftest import CENTRE, CENTRE_NAME
+from tests.hub.console_client import csrf_token, post_login
 
 PASSWORD = "correct horse battery"  # noqa: S105 - test accounts
 NEW_PASSWORD = "a brand new secret"  # noqa: S105
@@ -39,33 +40,18 @@ def app(settings: Settings, desk: QueueDesk) -> Flask:
     return create_app(settings, desk, secret_key=b"k" * 32)
 
 
-def _csrf(client: FlaskClient, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    found = re.search(r'name="csrf-token" content="([^"]+)"', page)
-    assert found, page
-    return found.group(1)
-
-
-def _post_login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
-    return client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": _csrf(client)},
-        environ_base={"REMOTE_ADDR": "10.1.2.3"},
-    )
-
-
 @pytest.fixture
 def login(app: Flask) -> Login:
     def log_in(username: str, password: str = PASSWORD) -> FlaskClient:
         client = app.test_client()
-        assert _post_login(client, username, password).status_code == 302
+        assert post_login(client, username, password).status_code == 302
         return client
 
     return log_in
 
 
 def _post(client: FlaskClient, path: str, **form: str | list[str]) -> Any:
-    data: dict[str, Any] = {"csrf_token": _csrf(client, "/accounts"), **form}
+    data: dict[str, Any] = {"csrf_token": csrf_token(client, "/accounts"), **form}
     return client.post(path, data=data, environ_base={"REMOTE_ADDR": "10.9.8.7"})
 
 
@@ -198,7 +184,7 @@ def test_resetting_a_password_ends_the_accounts_sessions(login: Login, desk: Que
     )
     assert done.status_code == 302
     assert clerk.get("/fleet").status_code == 302, "the clerk's session ended"
-    assert _post_login(admin.application.test_client(), "clerk").status_code == 401
+    assert post_login(admin.application.test_client(), "clerk", PASSWORD).status_code == 401
     assert login("clerk", NEW_PASSWORD).get("/fleet").status_code == 200
     [entry] = _audit(desk.database, "user.password")
     assert (entry.actor, entry.target, entry.detail) == ("user:admin", "user:clerk", {})
@@ -223,7 +209,7 @@ def test_a_disabled_account_cannot_log_in_until_enabled(login: Login, desk: Queu
     assert _post(admin, "/accounts/disable", username="clerk").status_code == 302
     assert find_account(desk.database, "clerk").disabled is True  # type: ignore[union-attr]
     assert clerk.get("/fleet").status_code == 302, "the clerk's session ended"
-    assert _post_login(admin.application.test_client(), "clerk").status_code == 401
+    assert post_login(admin.application.test_client(), "clerk", PASSWORD).status_code == 401
     page = admin.get("/accounts/edit?user=clerk").get_data(as_text=True)
     assert "已停用账号 clerk" in page and 'action="/accounts/enable"' in page
     assert _post(admin, "/accounts/enable", username="clerk").status_code == 302

@@ -21,6 +21,7 @@ from kiosk.hub.models import KioskCommand as CommandRow
 from kiosk.hub.users import add_user
 from kiosk.settings import Settings
 from tests.hub.conftest import CENTRE, FakeClock, kiosk_state
+from tests.hub.console_client import log_in
 
 PASSWORD = "correct horse battery"  # noqa: S105 - test accounts
 
@@ -53,15 +54,7 @@ def app(
 
 def login(app: Flask, username: str) -> tuple[FlaskClient, str]:
     client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token
-    data = {"username": username, "password": PASSWORD, "csrf_token": token.group(1)}
-    assert client.post("/login", data=data).status_code == 302
-    # Logging in starts a new session, with a CSRF token of its own.
-    found = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").get_data(True))
-    assert found
-    return client, found.group(1)
+    return client, log_in(client, username, PASSWORD)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import csv
 import io
 import re
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -21,6 +20,7 @@ from kiosk.hub.users import add_user, set_disabled, set_user
 from kiosk.protocol.messages import DeviceState
 from kiosk.settings import Settings
 from tests.hub.conftest import CENTRE, FakeClock, kiosk_state
+from tests.hub.console_client import csrf_token, post_login
 
 PASSWORD = "correct horse battery"  # noqa: S105 - test accounts
 
@@ -71,26 +71,11 @@ def app(settings: Settings, desk: QueueDesk, monitor: FleetMonitor, limiter: Log
     )
 
 
-def _csrf(client: FlaskClient, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    found = re.search(r'name="csrf-token" content="([^"]+)"', page)
-    assert found, page
-    return found.group(1)
-
-
-def _post_login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
-    return client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": _csrf(client)},
-        environ_base={"REMOTE_ADDR": "10.1.2.3"},
-    )
-
-
 @pytest.fixture
 def login(app: Flask) -> Login:
     def log_in(username: str) -> FlaskClient:
         client = app.test_client()
-        assert _post_login(client, username).status_code == 302
+        assert post_login(client, username, PASSWORD).status_code == 302
         return client
 
     return log_in
@@ -136,7 +121,7 @@ def test_alerts_are_acknowledged_and_resolved_with_csrf_and_audited(login: Login
     assert len(ids) == 2, "k2's two alerts; north's help is not the clerk's"
     first = ids[0]
     assert clerk.post(f"/alerts/{first}/acknowledge").status_code == 400, "no CSRF token"
-    token = _csrf(clerk, "/alerts")
+    token = csrf_token(clerk, "/alerts")
     done = clerk.post(f"/alerts/{first}/acknowledge", data={"csrf_token": token})
     assert done.status_code == 302
     assert clerk.post(f"/alerts/{first}/acknowledge", data={"csrf_token": token}).status_code == 409
@@ -155,7 +140,7 @@ def test_the_auditor_reads_everything_granted_and_changes_nothing(login: Login) 
     assert auditor.get("/fleet").status_code == 200
     assert auditor.get("/alerts").status_code == 200
     assert auditor.get("/audit").status_code == 200
-    token = _csrf(auditor, "/")
+    token = csrf_token(auditor, "/")
     alert_id = auditor.get("/api/alerts").get_json()["alerts"][0]["id"]
     assert (
         auditor.post(f"/alerts/{alert_id}/resolve", data={"csrf_token": token}).status_code == 403
@@ -192,7 +177,7 @@ def test_the_audit_log_exports_as_csv_and_the_export_is_logged(
 ) -> None:
     desk.take("k1", "social", "e1")
     clerk = login("clerk")
-    token = _csrf(clerk, "/")
+    token = csrf_token(clerk, "/")
     clerk.post(f"/counter/{CENTRE}/4/call-next", data={"csrf_token": token})
     admin = login("admin")
     response = admin.get("/audit.csv?action=ticket.call_next")
@@ -234,12 +219,12 @@ def test_csv_cells_cannot_become_formulas() -> None:
 def test_login_is_rate_limited_per_account_and_address(app: Flask, limiter: LoginLimiter) -> None:
     client = app.test_client()
     for _ in range(3):
-        assert _post_login(client, "clerk", "wrong password").status_code == 401
-    limited = _post_login(client, "clerk")
+        assert post_login(client, "clerk", "wrong password").status_code == 401
+    limited = post_login(client, "clerk", PASSWORD)
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
     assert "登录失败次数过多" in limited.get_data(as_text=True)
     other = app.test_client()
-    assert _post_login(other, "admin").status_code == 302, "another account is not blocked"
+    assert post_login(other, "admin", PASSWORD).status_code == 302, "another account is not blocked"
 
 
 def test_a_disabled_account_or_a_new_password_ends_open_sessions(
