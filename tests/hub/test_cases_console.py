@@ -22,6 +22,7 @@ from kiosk.hub.app import create_app
 from kiosk.hub.cases.setup import build_store
 from kiosk.hub.cases.store import CaseStore
 from kiosk.hub.cases.tokens import create_token, revoke_tokens
+from kiosk.hub.console import cases_board
 from kiosk.hub.desk import QueueDesk
 from kiosk.hub.models import ApiToken, CaseRow, CaseUnitMember, KioskEventRecord, User
 from kiosk.hub.users import UserError, add_user
@@ -186,6 +187,19 @@ def test_the_public_board_has_no_personal_data_no_codes_no_notes(
     for secret in (code, hidden, "王大妈", "NOTE-MARKER", "pk-secret", "clerk", "未受理的"):
         assert secret not in text
     assert app.test_client().get("/board/nowhere").status_code == 404
+
+
+def test_the_board_shows_the_newest_cases_it_may_show_up_to_its_size(
+    app: Flask, store: CaseStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cases_board, "MAX_ROWS", 2)
+    for seq, summary in enumerate(["最早的一件", "中间的一件", "最新的一件"], start=1):
+        code = submit(store, seq, at=clock.advance(hours=1))
+        store.act(code, Accept(actor=STAFF_COMMUNITY, summary=summary))
+    submit(store, 4, at=clock.advance(hours=1), title="还没受理的")  # newer, not shown
+    text = app.test_client().get("/board/sq-dongfeng").get_data(as_text=True)
+    assert "最新的一件" in text and "中间的一件" in text
+    assert "最早的一件" not in text and "还没受理的" not in text
 
 
 def test_filing_on_behalf_needs_a_reason_and_is_audited(

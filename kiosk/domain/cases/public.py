@@ -190,12 +190,13 @@ class BoardEntry:
     supporters: int
 
 
-_NOT_ON_BOARD = frozenset({CaseState.SUBMITTED, CaseState.NOT_ADMISSIBLE, CaseState.MERGED})
+# Never on the board: not accepted (yet, or ever), or handled in the case it merged into.
+NOT_ON_BOARD = frozenset({CaseState.SUBMITTED, CaseState.NOT_ADMISSIBLE, CaseState.MERGED})
 
 
 def board_entry(case: Case, category_names: Mapping[str, str] | None = None) -> BoardEntry | None:
     """The case's public row, or None when it does not go on the board."""
-    if case.state in _NOT_ON_BOARD or case.accepted_at is None:
+    if case.state in NOT_ON_BOARD or case.accepted_at is None:
         return None
     names = category_names or {}
     category = names.get(case.submission.category, case.submission.category)
