@@ -151,8 +151,8 @@ class EventIntake:
             raise InvalidPayload(rejections[0].reason)
 
     def handle_batch(self, arrivals: Sequence[Arrival]) -> list[Rejection]:
-        """Apply the events in order, in one transaction, then ack them per kiosk; returns
-        what was rejected (each already logged)."""
+        """Apply the events in order, in one transaction (or a few, see BATCH_SECONDS),
+        then ack them per kiosk; returns what was rejected (each already logged)."""
         batch = _Batch()
         together: list[tuple[Arrival, EventApplier[Any], Envelope]] = []
         for arrival in arrivals:
@@ -298,9 +298,10 @@ class EventIntake:
             return
         try:
             with self._database.write() as session:
-                if self._admit_kiosks(session, {arrival.kiosk}):
-                    batch.reject(arrival, f"kiosk {arrival.kiosk!r} may not speak", acked=False)
-                    return
+                refused = self._admit_kiosks(session, {arrival.kiosk})
+            if refused:
+                batch.reject(arrival, refused[arrival.kiosk], acked=False)
+                return
             effect(arrival.kiosk, message)
             with self._database.write() as session:
                 if session.get(KioskEventRecord, message.id) is None:
