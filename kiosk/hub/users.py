@@ -24,7 +24,7 @@ from werkzeug.security import check_password_hash
 
 from kiosk.hub import audit
 from kiosk.hub.db import Database, migrate
-from kiosk.hub.models import ROLES, User, UserCentre
+from kiosk.hub.models import ROLES, CaseUnit, CaseUnitMember, User, UserCentre
 from kiosk.protocol import topics
 
 MIN_PASSWORD_LENGTH = 8
@@ -294,6 +294,38 @@ def set_grants(
         return _staff_user(session, user)
 
 
+def set_units(
+    database: Database,
+    username: str,
+    units: Iterable[str],
+    *,
+    actor: str,
+    remote_addr: str | None = None,
+) -> None:
+    """Make ``units`` the case units of an account (it sees and handles their cases), in
+    place of those it had. :class:`UserError` for an unknown account or unit."""
+    wanted = sorted(set(units))
+    now = datetime.now(UTC)
+    with database.write() as session:
+        user = _existing(session, username)
+        for unit in wanted:
+            if session.get(CaseUnit, unit) is None:
+                raise UserError(f"没有这个处置单位（no case unit {unit!r}）")
+        members = select(CaseUnitMember).where(CaseUnitMember.user_id == user.id)
+        previous = sorted(member.unit for member in session.scalars(members))
+        session.execute(delete(CaseUnitMember).where(CaseUnitMember.user_id == user.id))
+        session.add_all(CaseUnitMember(user_id=user.id, unit=unit) for unit in wanted)
+        audit.record(
+            session,
+            now,
+            actor,
+            "cases.units",
+            f"user:{username}",
+            remote_addr=remote_addr,
+            detail={"units": wanted, "previous": previous},
+        )
+
+
 def _existing(session: Session, username: str) -> User:
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
@@ -331,6 +363,7 @@ class Account:
     disabled: bool
     totp: bool
     created_at: datetime
+    units: tuple[str, ...] = ()  # case units whose cases they see and handle
 
 
 def list_accounts(database: Database) -> list[Account]:
@@ -352,6 +385,12 @@ def _accounts(database: Database, query: Select[User]) -> list[Account]:
         )
         for user_id, centre in session.execute(rows.order_by(UserCentre.centre)):
             grants.setdefault(user_id, []).append(centre)
+        units: dict[int, list[str]] = {}
+        members = select(CaseUnitMember.user_id, CaseUnitMember.unit).where(
+            CaseUnitMember.user_id.in_([user.id for user in found])
+        )
+        for user_id, unit in session.execute(members.order_by(CaseUnitMember.unit)):
+            units.setdefault(user_id, []).append(unit)
         return [
             Account(
                 username=user.username,
@@ -360,6 +399,7 @@ def _accounts(database: Database, query: Select[User]) -> list[Account]:
                 disabled=user.disabled,
                 totp=user.totp_secret is not None,
                 created_at=user.created_at,
+                units=tuple(units.get(user.id, ())),
             )
             for user in found
         ]

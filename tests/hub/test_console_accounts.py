@@ -100,9 +100,12 @@ def test_only_admins_see_and_use_the_accounts_pages(login: Login, desk: QueueDes
         assert _post(client, "/accounts/new", **_new_account()).status_code == 403
         assert _post(client, "/accounts/disable", username="clerk").status_code == 403
         assert _post(client, "/accounts/grants", username=username, role="admin").status_code == 403
+        assert (
+            _post(client, "/accounts/units", username=username, units="wg-df1").status_code == 403
+        )
     assert find_account(desk.database, "clerk2") is None
     assert find_account(desk.database, "clerk").disabled is False  # type: ignore[union-attr]
-    assert _audit(desk.database, "user.grants") == []
+    assert _audit(desk.database, "user.grants") == [] == _audit(desk.database, "cases.units")
 
 
 def test_an_admin_creates_an_account_that_can_log_in(login: Login, desk: QueueDesk) -> None:
@@ -253,6 +256,27 @@ def test_a_grant_of_an_unconfigured_centre_may_be_kept_not_added(
     bad_role = _post(admin, "/accounts/grants", username="clerk", role="root", centres=[CENTRE])
     assert bad_role.status_code == 400 and "没有这个角色" in bad_role.get_data(as_text=True)
     assert [e.target for e in _audit(desk.database, "user.grants")] == ["user:north"]
+
+
+def test_an_admin_sets_the_case_units_an_account_handles(login: Login, desk: QueueDesk) -> None:
+    admin = login("admin")
+    page = admin.get("/accounts/edit?user=clerk").get_data(as_text=True)
+    assert 'value="wg-df1"' in page and "东风第一网格（网格）" in page
+    done = _post(admin, "/accounts/units", username="clerk", units=["wg-df1", "sq-dongfeng"])
+    assert done.status_code == 302
+    assert find_account(desk.database, "clerk").units == ("sq-dongfeng", "wg-df1")  # type: ignore[union-attr]
+    [entry] = _audit(desk.database, "cases.units")
+    assert (entry.actor, entry.target, entry.remote_addr) == (
+        "user:admin",
+        "user:clerk",
+        "10.9.8.7",
+    )
+    refused = _post(admin, "/accounts/units", username="clerk", units=["wg-df1", "nowhere"])
+    assert refused.status_code == 400
+    assert "没有这个处置单位（no case unit &#39;nowhere&#39;）" in refused.get_data(as_text=True)
+    assert find_account(desk.database, "clerk").units == ("sq-dongfeng", "wg-df1")  # type: ignore[union-attr]
+    assert _post(admin, "/accounts/units", username="clerk").status_code == 302, "none chosen"
+    assert find_account(desk.database, "clerk").units == ()  # type: ignore[union-attr]
 
 
 def test_an_admin_cannot_disable_or_demote_themself(login: Login, desk: QueueDesk) -> None:

@@ -13,10 +13,20 @@ import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from kiosk.hub import totp
+from kiosk.hub.cases.store import CaseStore
 from kiosk.hub.console.common import actor, context, require, staff, start_session
 from kiosk.hub.db import Database
 from kiosk.hub.models import ROLES
@@ -31,9 +41,12 @@ from kiosk.hub.users import (
     set_disabled,
     set_grants,
     set_password,
+    set_units,
 )
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
+
+UNIT_LEVELS = {"street": "街道", "community": "社区", "grid": "网格", "department": "部门"}
 
 Page = tuple[str, int]
 
@@ -166,6 +179,32 @@ def grants() -> Response | Page:
     return redirect(url_for("accounts.account", user=target.username))
 
 
+@bp.post("/units")
+@require("users.manage")
+def units() -> Response | Page:
+    target = chosen_account(request.form.get("username"))
+    chosen = request.form.getlist("units")
+    try:
+        set_units(
+            database(), target.username, chosen, actor=actor(), remote_addr=request.remote_addr
+        )
+    except UserError as err:
+        return account_page(target, error=message(err), form="units", units=chosen), status(err)
+    flash(f"已修改 {target.username} 的处置单位", "called")
+    return redirect(url_for("accounts.account", user=target.username))
+
+
+def unit_choices() -> list[tuple[str, str]]:
+    """The case units (the grid tree and departments) as (id, label), in settings order."""
+    found = current_app.extensions.get("kiosk_cases")
+    if not isinstance(found, CaseStore):
+        return []
+    return [
+        (unit_id, f"{info.unit.name}（{UNIT_LEVELS.get(info.unit.level, info.unit.level)}）")
+        for unit_id, info in found.directory.units.items()
+    ]
+
+
 @bp.post("/disable", defaults={"disabled": True})
 @bp.post("/enable", defaults={"disabled": False})
 @require("users.manage")
@@ -250,6 +289,7 @@ def account_page(
     form: str | None = None,
     role: str | None = None,
     centres: list[str] | None = None,
+    units: list[str] | None = None,
 ) -> str:
     """One account with its forms; after a refused change, the error by its form and the
     role and centres as they were sent."""
@@ -262,6 +302,8 @@ def account_page(
         chosen=list(target.centres) if centres is None else centres,
         centres=centre_choices(target.centres),
         roles=ROLES,
+        units=unit_choices(),
+        chosen_units=list(target.units) if units is None else units,
         me=is_me(target),
         # Quoted for a shell: a username may hold spaces or "$(…)".
         totp_command=f"kiosk totp enable --user {shlex.quote(target.username)}",
