@@ -114,6 +114,13 @@ class _Batch:
         if acked:
             self.ack(arrival)
 
+    def merge(self, other: _Batch) -> None:
+        for kiosk, event_ids in other.acks.items():
+            self.acks[kiosk].extend(event_ids)
+        self.after.extend(other.after)
+        self.rejections.extend(other.rejections)
+        self.failures += other.failures
+
 
 class EventIntake:
     def __init__(
@@ -226,11 +233,7 @@ class EventIntake:
                     done.ack(arrival)
                 elif self._apply_one(session, done, arrival, apply, message):
                     acked.add(message.id)
-        for kiosk, event_ids in done.acks.items():
-            batch.acks[kiosk].extend(event_ids)
-        batch.after.extend(done.after)
-        batch.rejections.extend(done.rejections)
-        batch.failures += done.failures
+        batch.merge(done)
         return rest
 
     def _admit_kiosks(self, session: Session, kiosks: set[str]) -> dict[str, str]:
@@ -304,27 +307,24 @@ class EventIntake:
                 return
             effect(arrival.kiosk, message)
             with self._database.write() as session:
-                if session.get(KioskEventRecord, message.id) is None:
+                if not _in_ledger(session, message.id):
                     session.add(self._record(arrival, message.id, "applied"))
         except EventRefused as err:
             self._store_refused(arrival, str(err))
             batch.reject(arrival, str(err), acked=True)
             return
         except Exception:
-            _LOGGER.exception(
-                "applying %s %s failed; the kiosk will retry", arrival.event_type, message.id
-            )
-            batch.failures += 1
+            self._failed(batch, arrival)
             return
         batch.ack(arrival)
 
     def _seen(self, event_id: str) -> bool:
         with self._database.read() as session:
-            return session.get(KioskEventRecord, event_id) is not None
+            return _in_ledger(session, event_id)
 
     def _store_refused(self, arrival: Arrival, reason: str) -> None:
         with self._database.write() as session:
-            if session.get(KioskEventRecord, arrival.event_id) is None:
+            if not _in_ledger(session, arrival.event_id):
                 session.add(self._refused_record(arrival, reason))
 
     def _refused_record(self, arrival: Arrival, reason: str) -> KioskEventRecord:
@@ -378,22 +378,25 @@ class IntakeLine:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            arrivals = [first] if first is not None else []
-            while first is not None and len(arrivals) < self._batch:
-                try:
-                    following = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if following is None:
-                    first = None
-                    break
-                arrivals.append(following)
+        stopping = False
+        while not stopping:
+            arrivals, stopping = self._next_batch()
             if arrivals:
                 self._apply(arrivals)
-            if first is None:
-                return
+
+    def _next_batch(self) -> tuple[list[Arrival], bool]:
+        """What waits (waiting for the first), up to the batch size; True once stop() came."""
+        arrivals: list[Arrival] = []
+        item = self._queue.get()
+        while item is not None:
+            arrivals.append(item)
+            if len(arrivals) >= self._batch:
+                return arrivals, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return arrivals, False
+        return arrivals, True
 
     def _apply(self, arrivals: list[Arrival]) -> None:
         try:

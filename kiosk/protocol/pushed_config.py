@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
-TEXT_KEYS: tuple[Literal["welcome", "notice"], ...] = ("welcome", "notice")
+TextKey = Literal["welcome", "notice"]
+TEXT_KEYS: tuple[TextKey, ...] = get_args(TextKey)
 MAX_SERVICES = 50
 MAX_NAME = 20  # characters of a button's name; longer ones do not fit the start screen
 MAX_TEXT = 120
 MAX_PROBLEM = 200  # a CommandResult's detail holds at most that
 SERVICE_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-
-TextKey = Literal["welcome", "notice"]
 
 
 # Control characters, the Unicode line and paragraph separators, and the bidirectional
