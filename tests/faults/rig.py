@@ -169,7 +169,7 @@ class FaultRig:
         tally = self._wait_drained(
             [*traffic.confirmed(), *self._probes], help_before, traffic.unanswered_help
         )
-        outcome = Outcome(tally, recovery, traffic, "" if recovery else self._stuck())
+        outcome = Outcome(tally, recovery, traffic, "" if recovery is not None else self._stuck())
         unconfirmed = ", ".join(f"{k}: {n}" for k, n in sorted(traffic.unconfirmed.items()))
         kinds = Counter(c.kind for c in [*traffic.confirmed(), *self._probes])
         mix = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
